@@ -1,0 +1,82 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { z } from 'zod';
+import { AppError } from './errors.js';
+import { logger } from './logger.js';
+
+export type HttpEvent = APIGatewayProxyEventV2 & {
+  requestContext: APIGatewayProxyEventV2['requestContext'] & {
+    authorizer?: { jwt?: { claims?: Record<string, string | number | boolean | string[]> } };
+  };
+};
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+export function errorResponse(statusCode: number, error: string, message: string): HttpResult {
+  return json(statusCode, { error, message });
+}
+
+export function redirect(location: string): HttpResult {
+  return { statusCode: 302, headers: { location, 'cache-control': 'no-store' }, body: '' };
+}
+
+/** The raw request body as bytes, exactly as API Gateway delivered it. */
+export function rawBody(event: HttpEvent): Buffer {
+  if (event.body === undefined || event.body === null) return Buffer.alloc(0);
+  return Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+}
+
+/** The caller's user id (the JWT `sub`, checked by the authorizer before we run). */
+export function userIdOf(event: HttpEvent): string {
+  const sub = event.requestContext.authorizer?.jwt?.claims?.sub;
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256) {
+    throw new AppError(401, 'unauthorized', 'A valid bearer token with a subject is required.');
+  }
+  return sub;
+}
+
+/** Parse a JSON body against a schema; an empty body is parsed as `{}`. */
+export function parseJsonBody<T extends z.ZodType>(event: HttpEvent, schema: T): z.infer<T> {
+  const raw = rawBody(event);
+  if (raw.length > 64 * 1024) throw new AppError(413, 'payload_too_large', 'The request body is larger than 64 KiB.');
+  let data: unknown = {};
+  if (raw.length > 0) {
+    try {
+      data = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new AppError(400, 'invalid_json', 'The request body is not valid JSON.');
+    }
+  }
+  return parseWith(schema, data, 'invalid_body');
+}
+
+export function parseWith<T extends z.ZodType>(schema: T, data: unknown, code = 'invalid_request'): z.infer<T> {
+  const result = schema.safeParse(data);
+  if (!result.success) {
+    const first = result.error.issues[0];
+    const where = first?.path.length ? `${first.path.join('.')}: ` : '';
+    throw new AppError(400, code, `${where}${first?.message ?? 'invalid input'}`);
+  }
+  return result.data;
+}
+
+/**
+ * Wraps a handler body: AppErrors become their `{error, message}` answer; anything else is
+ * logged (without secrets) and answered as a 500 that says nothing internal.
+ */
+export async function withErrors(event: HttpEvent, body: () => Promise<HttpResult>): Promise<HttpResult> {
+  logger.withCorrelationId(event.requestContext?.requestId);
+  try {
+    return await body();
+  } catch (err) {
+    if (err instanceof AppError) return errorResponse(err.status, err.code, err.message);
+    logger.error('unhandled error', { error: err instanceof Error ? { name: err.name, message: err.message } : String(err) });
+    return errorResponse(500, 'internal_error', 'Something went wrong on our side; please try again.');
+  }
+}

@@ -1,0 +1,47 @@
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDynamoClients } from '../../functions/adapters/dynamo.js';
+import { createTables } from '../../functions/store/provision.js';
+import { ALL_TABLES, type TableKey, TABLES } from '../../functions/store/tables.js';
+
+const require = createRequire(import.meta.url);
+
+export interface TestDynamo {
+  endpoint: string;
+  raw: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+  tables: Record<TableKey, string>;
+  /** A second, independent client pair on the same store (what another Lambda would hold). */
+  newClients(): { raw: DynamoDBClient; doc: DynamoDBDocumentClient };
+  close(): Promise<void>;
+}
+
+/**
+ * Starts dynalite in this process (in memory), creates every table from the shared
+ * definitions, and returns clients. Real DynamoDB semantics: conditional writes, GSIs.
+ */
+export async function startDynalite(): Promise<TestDynamo> {
+  const dynalite = require('dynalite') as (opts: Record<string, unknown>) => Server;
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const { raw, doc } = createDynamoClients({ endpoint });
+  const tables = {} as Record<TableKey, string>;
+  for (const [key, def] of Object.entries(TABLES) as [TableKey, (typeof ALL_TABLES)[number]][]) tables[key] = `test-${def.id}`;
+  await createTables(raw, (def) => `test-${def.id}`);
+  return {
+    endpoint,
+    raw,
+    doc,
+    tables,
+    newClients: () => createDynamoClients({ endpoint }),
+    async close() {
+      raw.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
