@@ -1,0 +1,33 @@
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { z } from 'zod';
+import type { AppSecrets, SecretsSource } from '../ports.js';
+
+const appSecretsSchema = z.object({
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1),
+  webhookSigningKey: z.string().min(1),
+  tokenEncryptionKey: z.string().min(1),
+});
+
+/**
+ * AWS: one Secrets Manager secret (JSON) read through Powertools Parameters, cached for
+ * `maxAgeSeconds` per container; `refresh()` forces a fetch (after a signature mismatch, in case
+ * the signing key was rotated).
+ */
+export function createSecretsManagerSource(opts: { secretId: string; client?: SecretsManagerClient; maxAgeSeconds?: number }): SecretsSource {
+  const provider = new SecretsProvider({ awsSdkV3Client: opts.client ?? new SecretsManagerClient({}) });
+  const load = async (forceFetch: boolean) => {
+    const value = await provider.get(opts.secretId, { transform: 'json', maxAge: opts.maxAgeSeconds ?? 300, forceFetch });
+    const parsed = appSecretsSchema.safeParse(value);
+    // The message names the fields only; never the values.
+    if (!parsed.success) throw new Error(`secret ${opts.secretId} is missing fields: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`);
+    return parsed.data;
+  };
+  return { get: () => load(false), refresh: () => load(true) };
+}
+
+/** Local runtime and tests: secrets given directly (from configuration). */
+export function createStaticSecrets(secrets: AppSecrets): SecretsSource {
+  return { get: async () => secrets, refresh: async () => secrets };
+}
