@@ -1,0 +1,678 @@
+// Settings page of the local runtime: plain ES module, no framework, no build step.
+// Talks to the same HTTP API as production clients (design.md) with a local session token,
+// plus the local-only /dev/* routes and, when the built-in Calendly sandbox is in use, its
+// controls (which play Calendly's part: bookings, cancellations, broken hooks...).
+
+const DEMO_USER_ID = 'demo-user';
+const TOKEN_KEY = 'calendly-connector.session';
+const POLL_MS = 3000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+const WINDOW_BACK_DAYS = 30;
+const WINDOW_AHEAD_DAYS = 90;
+
+const $ = (id) => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} missing from the page`);
+  return el;
+};
+
+/** What the page knows; rendering reads only this. */
+const state = {
+  /** @type {string | null} */ token: null,
+  /** undefined: not loaded yet; null: the user never connected (404); else the status JSON. */
+  status: undefined,
+  meetings: [],
+  meetingsKey: '',
+  /** null when no sandbox; else {base} (same-origin path prefix of the sandbox controls). */
+  sandbox: null,
+  lastUpdated: null,
+  offline: false,
+};
+
+// ---------------------------------------------------------------------------------------
+// HTTP
+
+class ApiError extends Error {
+  constructor(status, code, message, body) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.body = body;
+  }
+}
+
+async function readJson(res) {
+  const text = await res.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text.slice(0, 200) };
+  }
+}
+
+async function request(method, path, body, headers = {}) {
+  const init = { method, headers: { accept: 'application/json', ...headers }, cache: 'no-store' };
+  if (body !== undefined) {
+    init.headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
+  const data = await readJson(res);
+  if (!res.ok) {
+    throw new ApiError(
+      res.status,
+      data?.error ?? `http_${res.status}`,
+      data?.message ?? `The server answered ${res.status}.`,
+      data,
+    );
+  }
+  return data;
+}
+
+async function signIn(force = false) {
+  if (!force) {
+    const kept = sessionStorage.getItem(TOKEN_KEY);
+    if (kept) {
+      state.token = kept;
+      return;
+    }
+  }
+  const { token } = await request('POST', '/dev/session', { userId: DEMO_USER_ID });
+  state.token = token;
+  sessionStorage.setItem(TOKEN_KEY, token);
+}
+
+/** An authenticated API call; a 401 (the runtime restarted with a new key) mints a new session once. */
+async function api(method, path, body) {
+  if (!state.token) await signIn();
+  try {
+    return await request(method, path, body, { authorization: `Bearer ${state.token}` });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      await signIn(true);
+      return request(method, path, body, { authorization: `Bearer ${state.token}` });
+    }
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The sandbox controls (only when the runtime uses the built-in Calendly sandbox)
+
+async function detectSandbox() {
+  try {
+    const cfg = await request('GET', '/dev/config');
+    if (cfg && cfg.sandbox) state.sandbox = { base: cfg.sandboxControlsPath ?? '/__sandbox' };
+  } catch {
+    state.sandbox = null;
+  }
+}
+
+function sandboxCall(method, path, body) {
+  if (!state.sandbox) throw new Error('The Calendly sandbox is not in use.');
+  return request(method, `${state.sandbox.base}${path}`, body);
+}
+
+const sandbox = {
+  book: (input) => sandboxCall('POST', '/book', input),
+  cancel: (eventUri, reason) => sandboxCall('POST', '/cancel', { uri: eventUri, reason, cancelerType: 'host' }),
+  reschedule: (inviteeUri, newStartTime) => sandboxCall('POST', '/reschedule', { inviteeUri, newStartTime }),
+  markNoShow: (inviteeUri) => sandboxCall('POST', '/no-show', { inviteeUri }),
+  unmarkNoShow: (inviteeUri) => sandboxCall('DELETE', '/no-show', { inviteeUri }),
+  expireTokens: (userUri) => sandboxCall('POST', '/expire-tokens', { userUri }),
+  disableWebhook: (uri) => sandboxCall('POST', '/disable-webhook', { uri }),
+};
+
+// ---------------------------------------------------------------------------------------
+// Words
+
+const STATUS_WORDS = {
+  connected: { badge: 'Connected', text: 'Connected. Your meetings stay up to date.' },
+  authorization_required: {
+    badge: 'Needs permission',
+    text: 'Calendly needs your permission again. Reconnect to continue.',
+  },
+  disconnected: { badge: 'Disconnected', text: 'Disconnected. We no longer receive updates from Calendly.' },
+  none: { badge: 'Not connected', text: 'Not connected yet.' },
+};
+
+const OAUTH_REASONS = {
+  access_denied: 'You chose not to give access on Calendly’s consent page.',
+  invalid_state: 'The sign-in link was not recognised. Please start again with Connect.',
+  expired_state: 'The sign-in link expired before you came back. Please start again with Connect.',
+  state_used: 'That sign-in link was already used. Please start again with Connect.',
+  exchange_failed: 'Calendly did not accept the sign-in code. Please try again.',
+  invalid_request: 'Calendly sent back an incomplete answer. Please try again.',
+  server_error: 'Calendly had a problem. Please try again in a moment.',
+  temporarily_unavailable: 'Calendly is temporarily unavailable. Please try again in a moment.',
+};
+
+function oauthReasonWords(reason) {
+  return OAUTH_REASONS[reason] ?? `Calendly could not be connected (reason: ${reason || 'unknown'}).`;
+}
+
+const dateFmt = new Intl.DateTimeFormat(undefined, {
+  weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit',
+});
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+
+function parseTime(iso) {
+  if (!iso) return null;
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? null : t;
+}
+
+function relative(ms) {
+  const diff = ms - Date.now();
+  const abs = Math.abs(diff);
+  let words;
+  if (abs < 45_000) return diff >= 0 ? 'in a few seconds' : 'just now';
+  if (abs < 90 * 60_000) words = `${Math.round(abs / 60_000)} min`;
+  else if (abs < 36 * 3600_000) {
+    const h = Math.floor(abs / 3600_000);
+    const m = Math.round((abs % 3600_000) / 60_000);
+    words = m ? `${h} h ${m} min` : `${h} h`;
+  } else words = `${Math.round(abs / DAY_MS)} days`;
+  return diff >= 0 ? `in ${words}` : `${words} ago`;
+}
+
+function when(iso, never = 'Never') {
+  const t = parseTime(iso);
+  if (t === null) return never;
+  return `${dateFmt.format(t)} (${relative(t)})`;
+}
+
+function tokenWords(iso) {
+  const t = parseTime(iso);
+  if (t === null) return 'None';
+  return t > Date.now()
+    ? `Valid, expires ${dateFmt.format(t)} (${relative(t)})`
+    : `Expired ${relative(t)}; renewed automatically on next use`;
+}
+
+function webhookWords(webhook) {
+  const s = webhook?.state ?? null;
+  if (s === 'active') return { text: 'Active: Calendly sends us changes as they happen', cls: 'good' };
+  if (s === 'disabled') return { text: 'Disabled at Calendly; the health check repairs it', cls: 'bad' };
+  if (s === 'missing') return { text: 'Missing at Calendly; the health check repairs it', cls: 'bad' };
+  if (s === null) return { text: 'None', cls: '' };
+  return { text: String(s), cls: '' };
+}
+
+function errorWords(lastError) {
+  if (!lastError) return 'None';
+  if (typeof lastError === 'string') return lastError;
+  const msg = lastError.message || lastError.code || 'An error';
+  const at = parseTime(lastError.at);
+  return at === null ? msg : `${msg} (${relative(at)})`;
+}
+
+function summaryWords(summary) {
+  if (!summary || typeof summary !== 'object') return '';
+  const parts = Object.entries(summary)
+    .filter(([, v]) => typeof v === 'number' || typeof v === 'boolean')
+    .map(([k, v]) => `${k.replace(/([A-Z])/g, ' $1').toLowerCase()}: ${v}`);
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering
+
+function flash(kind, text, link) {
+  const el = $('flash');
+  el.className = `notice notice-${kind}`;
+  el.replaceChildren(document.createTextNode(text));
+  if (link) {
+    el.append(' ');
+    const a = document.createElement('a');
+    a.href = link.href;
+    a.textContent = link.text;
+    el.append(a);
+  }
+  el.hidden = false;
+}
+
+function setText(id, text, cls = '') {
+  const el = $(id);
+  if (el.textContent !== text) el.textContent = text;
+  el.className = cls;
+}
+
+function renderStatus() {
+  const s = state.status;
+  const kind = s === undefined ? 'unknown' : s === null ? 'none' : s.status;
+  const words = STATUS_WORDS[kind] ?? { badge: kind ?? 'Loading…', text: 'Loading…' };
+  const badge = $('status-badge');
+  badge.textContent = words.badge;
+  badge.className = `badge badge-${kind}`;
+  setText('f-status', words.text);
+
+  const live = s && s.status !== 'disconnected' ? s : null;
+  setText('f-email', live?.email ?? (s?.email ? `${s.email} (previously)` : '—'));
+  setText('f-token', live ? tokenWords(live.tokenExpiresAt) : '—');
+  const hook = live ? webhookWords(live.webhook) : { text: '—', cls: '' };
+  setText('f-webhook', hook.text, hook.cls);
+  setText('f-checked', live ? when(live.webhook?.lastCheckedAt) : '—');
+  setText('f-sync', s ? when(s.lastSyncAt) : '—');
+  setText('f-error', s ? errorWords(s.lastError) : 'None', s?.lastError ? 'bad' : '');
+
+  const hasConnection = s && (s.status === 'connected' || s.status === 'authorization_required');
+  $('btn-connect').hidden = Boolean(s && s.status === 'connected');
+  $('btn-reconnect').hidden = !hasConnection;
+  $('btn-disconnect').hidden = !hasConnection;
+  if (s && s.status === 'connected') $('authorize-offer').hidden = true;
+}
+
+function renderSandbox() {
+  const on = Boolean(state.sandbox);
+  $('sandbox-card').hidden = !on;
+  for (const el of document.querySelectorAll('.col-actions')) el.hidden = !on;
+}
+
+function meetingLabel(m) {
+  const t = parseTime(m.startTime);
+  return `${m.name ?? 'meeting'}${t === null ? '' : ` on ${dateFmt.format(t)}`}`;
+}
+
+function rowButton(text, label, focusKey, onClick) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = 'btn btn-small';
+  b.textContent = text;
+  b.setAttribute('aria-label', label);
+  b.dataset.focusKey = focusKey;
+  b.addEventListener('click', () => onClick(b));
+  return b;
+}
+
+function cell(cls, ...children) {
+  const td = document.createElement('td');
+  if (cls) td.className = cls;
+  td.append(...children);
+  return td;
+}
+
+function span(cls, text) {
+  const s = document.createElement('span');
+  s.className = cls;
+  s.textContent = text;
+  return s;
+}
+
+function meetingRow(m) {
+  const tr = document.createElement('tr');
+  if (m.status === 'canceled') tr.className = 'is-canceled';
+  const start = parseTime(m.startTime);
+  const end = parseTime(m.endTime);
+
+  const time = cell('time', start === null ? 'Unknown time' : dateFmt.format(start));
+  if (end !== null) time.append(span('sub', `until ${timeFmt.format(end)}`));
+
+  const title = cell('title', m.name ?? 'Untitled meeting');
+  const loc = m.location?.location ?? m.location?.joinUrl ?? m.location?.type;
+  if (loc) title.append(span('sub', loc));
+
+  const list = document.createElement('ul');
+  list.className = 'invitees';
+  const invitees = Array.isArray(m.invitees) ? m.invitees : [];
+  for (const inv of invitees) {
+    const li = document.createElement('li');
+    li.textContent = inv.name ? `${inv.name} <${inv.email}>` : inv.email ?? 'Unknown invitee';
+    if (inv.status === 'canceled') li.append(span('sub', inv.rescheduled ? 'rescheduled' : 'canceled'));
+    list.append(li);
+  }
+  const inviteesCell = cell('', invitees.length ? list : 'None');
+
+  const statusCell = cell('', span(`pill pill-${m.status === 'canceled' ? 'canceled' : 'active'}`, m.status === 'canceled' ? 'Canceled' : 'Active'));
+  if (m.status === 'canceled' && m.cancellation) {
+    const by = m.cancellation.canceledBy ? `by ${m.cancellation.canceledBy}` : '';
+    const why = m.cancellation.reason ? `: ${m.cancellation.reason}` : '';
+    if (by || why) statusCell.append(span('sub', `${by}${why}`));
+  }
+
+  const noShows = invitees.filter((i) => i.noShow);
+  const noShowCell = cell('', noShows.length
+    ? span('pill pill-noshow', `Yes: ${noShows.map((i) => i.name || i.email).join(', ')}`)
+    : 'No');
+
+  tr.append(time, title, inviteesCell, statusCell, noShowCell);
+
+  if (state.sandbox) {
+    const actions = document.createElement('div');
+    actions.className = 'row-actions';
+    const label = meetingLabel(m);
+    const active = invitees.find((i) => i.status !== 'canceled');
+    if (m.status !== 'canceled') {
+      actions.append(rowButton('Cancel', `Cancel ${label}`, `cancel:${m.eventUri}`, (b) => doCancel(b, m)));
+      if (active) {
+        actions.append(rowButton('Reschedule', `Reschedule ${label} to one day later`, `resched:${m.eventUri}`, (b) => doReschedule(b, m, active)));
+        actions.append(active.noShow
+          ? rowButton('Undo no-show', `Undo no-show for ${active.name || active.email} in ${label}`, `unnoshow:${m.eventUri}`, (b) => doNoShow(b, active, false))
+          : rowButton('Mark no-show', `Mark ${active.name || active.email} as no-show in ${label}`, `noshow:${m.eventUri}`, (b) => doNoShow(b, active, true)));
+      }
+    }
+    tr.append(cell('col-actions', actions.childElementCount ? actions : '—'));
+  }
+  return tr;
+}
+
+function renderMeetings() {
+  // Re-render only on change, and keep keyboard focus on the same control across it.
+  const key = JSON.stringify([state.meetings, Boolean(state.sandbox)]);
+  if (key !== state.meetingsKey) {
+    state.meetingsKey = key;
+    const focusKey = document.activeElement?.dataset?.focusKey;
+    const body = $('meetings-body');
+    body.replaceChildren(...state.meetings.map(meetingRow));
+    if (focusKey) {
+      const again = [...body.querySelectorAll('button')].find((b) => b.dataset.focusKey === focusKey);
+      if (again) again.focus();
+      else $('meetings-card').focus();
+    }
+    $('meetings-empty').hidden = state.meetings.length > 0;
+    $('meetings-table').hidden = state.meetings.length === 0;
+  }
+  const updated = state.offline
+    ? 'Cannot reach the local service; retrying…'
+    : state.lastUpdated ? `Updated ${timeFmt.format(state.lastUpdated)} · refreshes every ${POLL_MS / 1000} s` : '';
+  setText('meetings-updated', updated, 'muted');
+}
+
+function render() {
+  renderStatus();
+  renderSandbox();
+  renderMeetings();
+}
+
+// ---------------------------------------------------------------------------------------
+// Loading
+
+async function loadStatus() {
+  try {
+    state.status = await api('GET', '/connections/calendly');
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) state.status = null;
+    else throw err;
+  }
+}
+
+function meetingsWindow() {
+  const now = Date.now();
+  return { from: new Date(now - WINDOW_BACK_DAYS * DAY_MS).toISOString(), to: new Date(now + WINDOW_AHEAD_DAYS * DAY_MS).toISOString() };
+}
+
+async function loadMeetings() {
+  const { from, to } = meetingsWindow();
+  const all = [];
+  let nextToken;
+  for (let page = 0; page < 20; page += 1) {
+    const q = new URLSearchParams({ from, to });
+    if (nextToken) q.set('nextToken', nextToken);
+    const res = await api('GET', `/meetings?${q}`);
+    all.push(...(res?.meetings ?? []));
+    nextToken = res?.nextToken;
+    if (!nextToken) break;
+  }
+  state.meetings = all;
+}
+
+let refreshing = null;
+/** One refresh at a time; callers that arrive meanwhile share it. */
+function refresh() {
+  if (!refreshing) {
+    refreshing = Promise.all([loadStatus(), loadMeetings()])
+      .then(() => {
+        state.offline = false;
+        state.lastUpdated = Date.now();
+      })
+      .catch((err) => {
+        state.offline = !(err instanceof ApiError);
+        if (!state.offline) console.warn('refresh failed', err);
+      })
+      .finally(() => {
+        refreshing = null;
+        render();
+      });
+  }
+  return refreshing;
+}
+
+let pollTimer = null;
+function schedulePoll() {
+  clearTimeout(pollTimer);
+  pollTimer = setTimeout(async () => {
+    if (!document.hidden) await refresh();
+    schedulePoll();
+  }, POLL_MS);
+}
+
+// ---------------------------------------------------------------------------------------
+// Actions
+
+/** Runs an action with its button marked busy; failures become a message in words. */
+async function busy(button, busyText, fn) {
+  const original = button.textContent;
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  if (busyText) button.textContent = busyText;
+  try {
+    await fn();
+  } catch (err) {
+    const msg = err instanceof ApiError ? err.message : 'Cannot reach the local service. Is it still running?';
+    flash('error', msg);
+  } finally {
+    button.disabled = false;
+    button.removeAttribute('aria-busy');
+    button.textContent = original;
+  }
+}
+
+function offerAuthorize(url, text) {
+  const link = $('authorize-link');
+  link.href = url;
+  link.textContent = text;
+  $('authorize-offer').hidden = false;
+}
+
+async function doConnect(button) {
+  await busy(button, 'Opening Calendly…', async () => {
+    const { authorizeUrl } = await api('POST', '/connections/calendly/connect');
+    window.location.assign(authorizeUrl);
+  });
+}
+
+async function doReconnect(button) {
+  await busy(button, 'Reconnecting…', async () => {
+    const res = await api('POST', '/connections/calendly/reconnect');
+    if (res.status === 'authorization_required') {
+      flash('error', 'Calendly needs your permission again before we can reconnect.');
+      offerAuthorize(res.authorizeUrl, 'Authorize with Calendly');
+      await refresh();
+      return;
+    }
+    state.status = res;
+    flash('success', 'Reconnected. Your Calendly connection is healthy and the webhook is active.');
+    await refresh();
+  });
+}
+
+function doDisconnect(button) {
+  const dialog = $('confirm-disconnect');
+  dialog.returnValue = '';
+  dialog.addEventListener('close', async () => {
+    if (dialog.returnValue !== 'confirm') {
+      button.focus();
+      return;
+    }
+    await busy(button, 'Disconnecting…', async () => {
+      await api('DELETE', '/connections/calendly');
+      flash('success', 'Calendly is disconnected. Connect again at any time.');
+      $('authorize-offer').hidden = true;
+      await refresh();
+    });
+    $('btn-connect').focus();
+  }, { once: true });
+  dialog.showModal();
+}
+
+function bookInputFromForm() {
+  const form = $('book-form');
+  const fd = new FormData(form);
+  const start = Date.parse(String(fd.get('start')));
+  const duration = Number(fd.get('duration'));
+  const email = String(fd.get('inviteeEmail')).trim();
+  const name = String(fd.get('inviteeName')).trim();
+  const title = String(fd.get('title')).trim();
+  if (!title) throw new ApiError(400, 'invalid', 'Give the meeting a title.');
+  if (!email || !email.includes('@')) throw new ApiError(400, 'invalid', 'Enter the invitee’s email address.');
+  if (Number.isNaN(start)) throw new ApiError(400, 'invalid', 'Choose when the meeting starts.');
+  if (!Number.isFinite(duration) || duration < 5) throw new ApiError(400, 'invalid', 'The meeting must last at least 5 minutes.');
+  return { name: title, invitees: [{ email, name: name || undefined }], startTime: new Date(start).toISOString(), durationMin: duration };
+}
+
+function deliveryWords(res) {
+  const ds = Array.isArray(res?.deliveries) ? res.deliveries : [];
+  if (ds.length === 0) return ' No webhook delivery was sent (no active webhook).';
+  const ok = ds.filter((d) => d.ok).length;
+  return ok === ds.length
+    ? ` Calendly delivered ${ds.length === 1 ? 'the webhook' : `${ds.length} webhooks`} to us.`
+    : ` ${ds.length - ok} of ${ds.length} webhook deliveries failed (status ${ds.map((d) => d.status ?? 'no answer').join(', ')}).`;
+}
+
+function requireConnectedUserUri() {
+  const uri = state.status?.calendlyUserUri;
+  if (!uri || state.status?.status === 'disconnected') {
+    throw new ApiError(400, 'not_connected', 'Connect Calendly first: the sandbox acts on the connected Calendly account.');
+  }
+  return uri;
+}
+
+async function doBook(event) {
+  event.preventDefault();
+  const button = $('btn-book');
+  await busy(button, 'Booking…', async () => {
+    const input = { userUri: requireConnectedUserUri(), ...bookInputFromForm() };
+    const res = await sandbox.book(input);
+    flash('success', `Booked “${input.name}” with ${input.invitees[0].name ?? input.invitees[0].email}.${deliveryWords(res)}`);
+    await refresh();
+  });
+}
+
+async function doCancel(button, m) {
+  await busy(button, 'Canceling…', async () => {
+    const res = await sandbox.cancel(m.eventUri, 'Canceled from the sandbox controls');
+    flash('success', `Canceled “${m.name ?? 'meeting'}”.${deliveryWords(res)}`);
+    await refresh();
+  });
+}
+
+async function doReschedule(button, m, invitee) {
+  await busy(button, 'Rescheduling…', async () => {
+    const start = parseTime(m.startTime) ?? Date.now();
+    const res = await sandbox.reschedule(invitee.uri, new Date(start + DAY_MS).toISOString());
+    flash('success', `Rescheduled “${m.name ?? 'meeting'}” to one day later.${deliveryWords(res)}`);
+    await refresh();
+  });
+}
+
+async function doNoShow(button, invitee, on) {
+  await busy(button, on ? 'Marking…' : 'Undoing…', async () => {
+    const res = on ? await sandbox.markNoShow(invitee.uri) : await sandbox.unmarkNoShow(invitee.uri);
+    flash('success', `${on ? 'Marked' : 'Unmarked'} ${invitee.name || invitee.email} as no-show.${deliveryWords(res)}`);
+    await refresh();
+  });
+}
+
+async function doExpire(button) {
+  await busy(button, 'Expiring…', async () => {
+    await sandbox.expireTokens(requireConnectedUserUri());
+    flash('info', 'The sandbox expired the access token. The next call refreshes it; run a health check to see it renewed.');
+    await refresh();
+  });
+}
+
+async function doDisableHook(button) {
+  await busy(button, 'Disabling…', async () => {
+    requireConnectedUserUri();
+    const uri = state.status?.webhook?.uri;
+    if (!uri) throw new ApiError(400, 'no_webhook', 'There is no webhook to disable.');
+    await sandbox.disableWebhook(uri);
+    flash('info', 'Calendly disabled the webhook. We notice on the next health check and repair it; run one now.');
+    await refresh();
+  });
+}
+
+async function doHealthCheck(button) {
+  await busy(button, 'Checking…', async () => {
+    const summary = await request('POST', '/dev/health-check');
+    await refresh();
+    const hook = state.status?.webhook?.state;
+    const tail = hook === 'active' ? ' The webhook is active.' : hook ? ` The webhook is ${hook}.` : '';
+    flash('success', `Health check finished${summaryWords(summary)}.${tail}`);
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Start
+
+function defaultStart() {
+  const d = new Date(Date.now() + DAY_MS);
+  d.setMinutes(0, 0, 0);
+  d.setHours(d.getHours() + 1);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** The OAuth callback sends the browser back here with ?calendly=connected|error&reason=. */
+function showOAuthResult() {
+  const params = new URLSearchParams(window.location.search);
+  const result = params.get('calendly');
+  if (!result) return;
+  if (result === 'connected') flash('success', 'Calendly is connected. Your meetings will appear below.');
+  else flash('error', `Calendly was not connected. ${oauthReasonWords(params.get('reason'))}`);
+  // So a reload does not show the message again.
+  history.replaceState(null, '', window.location.pathname);
+}
+
+function showWho() {
+  let sub = DEMO_USER_ID;
+  try {
+    const payload = JSON.parse(atob(state.token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    if (typeof payload.sub === 'string') sub = payload.sub;
+  } catch {
+    // Not a JWT we can read: the id we asked for is the best we know.
+  }
+  const who = $('who');
+  who.replaceChildren('Signed in as ', Object.assign(document.createElement('strong'), { textContent: sub }), ' (local demo session)');
+}
+
+async function main() {
+  $('btn-connect').addEventListener('click', (e) => doConnect(e.currentTarget));
+  $('btn-reconnect').addEventListener('click', (e) => doReconnect(e.currentTarget));
+  $('btn-disconnect').addEventListener('click', (e) => doDisconnect(e.currentTarget));
+  $('book-form').addEventListener('submit', doBook);
+  $('btn-expire').addEventListener('click', (e) => doExpire(e.currentTarget));
+  $('btn-disable-hook').addEventListener('click', (e) => doDisableHook(e.currentTarget));
+  $('btn-health').addEventListener('click', (e) => doHealthCheck(e.currentTarget));
+  $('book-start').value = defaultStart();
+  const days = `${WINDOW_BACK_DAYS} days back to ${WINDOW_AHEAD_DAYS} days ahead`;
+  $('meetings-window').textContent = `Meetings from ${days}, earliest first. Updates arrive by webhook.`;
+
+  showOAuthResult();
+  try {
+    await signIn();
+    showWho();
+  } catch {
+    $('who').textContent = 'Not signed in: the local service did not answer.';
+  }
+  await detectSandbox();
+  await refresh();
+  document.documentElement.dataset.ready = 'true';
+  schedulePoll();
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden) refresh();
+  });
+}
+
+main();
