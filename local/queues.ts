@@ -1,0 +1,330 @@
+/**
+ * Local SQS: fauxqs in this process, driven through @aws-sdk/client-sqs exactly as in AWS, and
+ * a poller per queue that plays the Lambda SQS event source mapping with
+ * ReportBatchItemFailures: long-poll up to `batchSize` messages, hand them to the worker as a
+ * real SQSEvent, delete the ones that succeeded, leave the failed ones to come back after the
+ * visibility timeout, and let the queue's RedrivePolicy move a message to the DLQ after
+ * maxReceiveCount receives. A thrown handler fails the whole batch, as in Lambda.
+ */
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import type { QueueName } from '../functions/ports.js';
+import { logger } from '../functions/shared/logger.js';
+import { lambdaContext, LOCAL_REGION } from './lambda-context.js';
+
+export const QUEUE_NAMES: readonly QueueName[] = ['sync', 'health'];
+
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void | null | undefined> | SQSBatchResponse | void;
+
+export interface QueueOptions {
+  /** Queue attribute; failed messages come back after this. Default 30. */
+  visibilityTimeoutSeconds?: number;
+  /** RedrivePolicy maxReceiveCount. Default 5. */
+  maxReceiveCount?: number;
+  /** Event source mapping batch size. Default 10 (the SQS receive maximum). */
+  batchSize?: number;
+  /** Batches in flight at once per queue (Lambda scales pollers; locally a few). Default 2. */
+  concurrency?: number;
+  /** Long-poll wait per receive; short so that shutdown and redelivery stay prompt. Default 1. */
+  waitTimeSeconds?: number;
+}
+
+export interface QueueInfo {
+  name: string;
+  url: string;
+  arn: string;
+  dlqName: string;
+  dlqUrl: string;
+  dlqArn: string;
+}
+
+export interface QueueStats {
+  batches: number;
+  /** Messages deleted after the handler reported them done. */
+  succeeded: number;
+  /** Message deliveries the handler failed (each retry counts again). */
+  failed: number;
+}
+
+export interface DrainOptions {
+  queues?: readonly QueueName[];
+  /** Also wait for failed messages to be retried until they succeed or reach the DLQ. */
+  includeRetries?: boolean;
+  /** Default 60 s. */
+  timeoutMs?: number;
+}
+
+export interface DrainResult {
+  idle: boolean;
+  /** Messages that failed and wait for their visibility timeout, or are delayed. */
+  pendingRetries: number;
+}
+
+type Resolve = (queue: QueueName) => Promise<SqsHandler>;
+
+export class LocalQueues {
+  readonly sqs: SQSClient;
+  private readonly pollers: Promise<void>[] = [];
+  private readonly abort = new AbortController();
+  private stopped = false;
+  private readonly localInFlight: Record<QueueName, number> = { sync: 0, health: 0 };
+  /** Receipt handles of deliveries a handler failed: they wait out their visibility timeout. */
+  private readonly failedReceipts = new Map<string, number>();
+  private readonly counters: Record<QueueName, QueueStats> = {
+    sync: { batches: 0, succeeded: 0, failed: 0 },
+    health: { batches: 0, succeeded: 0, failed: 0 },
+  };
+
+  private constructor(
+    private readonly server: FauxqsServer,
+    readonly endpoint: string,
+    readonly queues: Record<QueueName, QueueInfo>,
+    private readonly opts: Required<QueueOptions>,
+    sqs: SQSClient,
+  ) {
+    this.sqs = sqs;
+  }
+
+  static async start(options: QueueOptions = {}): Promise<LocalQueues> {
+    const opts: Required<QueueOptions> = {
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
+      maxReceiveCount: options.maxReceiveCount ?? 5,
+      batchSize: options.batchSize ?? 10,
+      concurrency: options.concurrency ?? 2,
+      waitTimeSeconds: options.waitTimeSeconds ?? 1,
+    };
+    const server = await startFauxqs({ port: 0, logger: false, host: 'localhost', defaultRegion: LOCAL_REGION });
+    const endpoint = `http://127.0.0.1:${server.port}`;
+    const sqs = newSqsClient(endpoint);
+    const queues = {} as Record<QueueName, QueueInfo>;
+    try {
+      for (const name of QUEUE_NAMES) {
+        const dlqName = `${name}-dlq`;
+        const dlq = await sqs.send(new CreateQueueCommand({ QueueName: dlqName, Attributes: { MessageRetentionPeriod: '1209600' } }));
+        const dlqArn = await queueArn(sqs, dlq.QueueUrl!);
+        const main = await sqs.send(
+          new CreateQueueCommand({
+            QueueName: name,
+            Attributes: {
+              VisibilityTimeout: String(opts.visibilityTimeoutSeconds),
+              RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: opts.maxReceiveCount }),
+            },
+          }),
+        );
+        queues[name] = { name, url: main.QueueUrl!, arn: await queueArn(sqs, main.QueueUrl!), dlqName, dlqUrl: dlq.QueueUrl!, dlqArn };
+      }
+    } catch (err) {
+      sqs.destroy();
+      await server.stop();
+      throw err;
+    }
+    return new LocalQueues(server, endpoint, queues, opts, sqs);
+  }
+
+  /** Starts the event source mappings; `resolve` gives the worker handler for a queue. */
+  startPollers(resolve: Resolve): void {
+    for (const queue of QUEUE_NAMES) {
+      for (let i = 0; i < this.opts.concurrency; i++) this.pollers.push(this.poll(queue, resolve));
+    }
+  }
+
+  stats(): Record<QueueName, QueueStats> {
+    return { sync: { ...this.counters.sync }, health: { ...this.counters.health } };
+  }
+
+  /** Server-side view of a queue plus our own in-flight count. */
+  private snapshot(queue: QueueName): { busy: boolean; pendingRetries: number } {
+    const view = this.server.inspectQueue(queue);
+    if (!view) return { busy: false, pendingRetries: 0 };
+    const now = Date.now();
+    let inFlightElsewhere = 0;
+    let waitingRetry = 0;
+    for (const entry of view.messages.inflight) {
+      if (this.failedReceipts.has(entry.receiptHandle) || entry.visibilityDeadline <= now) waitingRetry++;
+      else inFlightElsewhere++;
+    }
+    return {
+      // A message received but not yet handed to us counts as busy: no gap in which a batch
+      // is invisible to both the queue and the poller.
+      busy: view.messages.ready.length > 0 || inFlightElsewhere > 0 || this.localInFlight[queue] > 0,
+      pendingRetries: waitingRetry + view.messages.delayed.length,
+    };
+  }
+
+  /**
+   * Waits until the queues have nothing ready and nothing being processed (and, with
+   * `includeRetries`, nothing waiting for a retry either). Checked twice in a row so a message
+   * sent by the last handler of one queue onto another is seen.
+   */
+  async drain(options: DrainOptions = {}): Promise<DrainResult> {
+    const queues = options.queues ?? QUEUE_NAMES;
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    let quietChecks = 0;
+    let pending = 0;
+    while (Date.now() < deadline) {
+      let busy = false;
+      pending = 0;
+      for (const q of queues) {
+        const s = this.snapshot(q);
+        busy ||= s.busy || (options.includeRetries === true && s.pendingRetries > 0);
+        pending += s.pendingRetries;
+      }
+      quietChecks = busy ? 0 : quietChecks + 1;
+      if (quietChecks >= 2) return { idle: true, pendingRetries: pending };
+      await sleep(busy ? 25 : 10);
+    }
+    return { idle: false, pendingRetries: pending };
+  }
+
+  /** Stops the pollers (letting in-flight batches finish) and fauxqs. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.abort.abort();
+    await Promise.allSettled(this.pollers);
+    this.sqs.destroy();
+    await this.server.stop();
+  }
+
+  private async poll(queue: QueueName, resolve: Resolve): Promise<void> {
+    const info = this.queues[queue];
+    while (!this.stopped) {
+      let messages: Message[];
+      try {
+        const out = await this.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: info.url,
+            MaxNumberOfMessages: this.opts.batchSize,
+            WaitTimeSeconds: this.opts.waitTimeSeconds,
+            MessageSystemAttributeNames: ['All'],
+            MessageAttributeNames: ['All'],
+          }),
+          { abortSignal: this.abort.signal },
+        );
+        messages = out.Messages ?? [];
+      } catch (err) {
+        if (this.stopped) return;
+        logger.warn('local sqs receive failed; retrying', { queue, error: errorSummary(err) });
+        await sleep(500);
+        continue;
+      }
+      if (messages.length === 0) continue;
+      this.localInFlight[queue]++;
+      try {
+        await this.runBatch(queue, info, messages, resolve);
+      } finally {
+        this.localInFlight[queue]--;
+      }
+    }
+  }
+
+  private async runBatch(queue: QueueName, info: QueueInfo, messages: Message[], resolve: Resolve): Promise<void> {
+    const event: SQSEvent = { Records: messages.map((m) => toRecord(m, info.arn)) };
+    const ids = new Set(event.Records.map((r) => r.messageId));
+    this.counters[queue].batches++;
+    let failed: Set<string>;
+    try {
+      const handler = await resolve(queue);
+      const result = await handler(event, lambdaContext(`${queue}-worker`));
+      failed = failedIds(result, ids);
+    } catch (err) {
+      // Lambda: a function error fails the whole batch; every message comes back.
+      logger.error('queue worker threw; the whole batch will be retried', { queue, messages: messages.length, error: errorSummary(err) });
+      failed = ids;
+    }
+    const done = messages.filter((m) => !failed.has(m.MessageId!));
+    if (done.length > 0) {
+      try {
+        const out = await this.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: info.url,
+            Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+          }),
+        );
+        if (out.Failed?.length) logger.warn('local sqs could not delete some processed messages', { queue, failed: out.Failed.length });
+      } catch (err) {
+        logger.warn('local sqs delete failed; processed messages will be delivered again', { queue, error: errorSummary(err) });
+      }
+    }
+    const now = Date.now();
+    for (const [handle, until] of this.failedReceipts) if (until < now - 60_000) this.failedReceipts.delete(handle);
+    for (const m of messages) {
+      if (failed.has(m.MessageId!)) this.failedReceipts.set(m.ReceiptHandle!, now + this.opts.visibilityTimeoutSeconds * 1000);
+    }
+    this.counters[queue].succeeded += done.length;
+    this.counters[queue].failed += messages.length - done.length;
+  }
+}
+
+export function newSqsClient(endpoint: string): SQSClient {
+  return new SQSClient({ region: LOCAL_REGION, endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+}
+
+async function queueArn(sqs: SQSClient, url: string): Promise<string> {
+  const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+  const arn = out.Attributes?.QueueArn;
+  if (!arn) throw new Error(`local sqs returned no ARN for ${url}`);
+  return arn;
+}
+
+/**
+ * Lambda's reading of a ReportBatchItemFailures response: nothing / no list = all succeeded;
+ * an entry with an empty or unknown itemIdentifier fails the whole batch.
+ */
+export function failedIds(result: unknown, ids: Set<string>): Set<string> {
+  if (result === null || result === undefined || typeof result !== 'object') return new Set();
+  const list = (result as { batchItemFailures?: unknown }).batchItemFailures;
+  if (list === undefined || list === null) return new Set();
+  if (!Array.isArray(list)) return new Set(ids);
+  const out = new Set<string>();
+  for (const item of list) {
+    const id = (item as { itemIdentifier?: unknown } | null)?.itemIdentifier;
+    if (typeof id !== 'string' || !ids.has(id)) return new Set(ids);
+    out.add(id);
+  }
+  return out;
+}
+
+function toRecord(m: Message, arn: string): SQSRecord {
+  const a = m.Attributes ?? {};
+  const messageAttributes: SQSRecord['messageAttributes'] = {};
+  for (const [k, v] of Object.entries(m.MessageAttributes ?? {})) {
+    messageAttributes[k] = {
+      dataType: v.DataType ?? 'String',
+      ...(v.StringValue !== undefined ? { stringValue: v.StringValue } : {}),
+      ...(v.BinaryValue !== undefined ? { binaryValue: Buffer.from(v.BinaryValue).toString('base64') } : {}),
+      stringListValues: v.StringListValues ?? [],
+      binaryListValues: (v.BinaryListValues ?? []).map((b) => Buffer.from(b).toString('base64')),
+    };
+  }
+  return {
+    messageId: m.MessageId!,
+    receiptHandle: m.ReceiptHandle!,
+    body: m.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: a.ApproximateReceiveCount ?? '1',
+      SentTimestamp: a.SentTimestamp ?? String(Date.now()),
+      SenderId: a.SenderId ?? '000000000000',
+      ApproximateFirstReceiveTimestamp: a.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+    },
+    messageAttributes,
+    md5OfBody: m.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: arn,
+    awsRegion: LOCAL_REGION,
+  };
+}
+
+function errorSummary(err: unknown): { name: string; message: string } | string {
+  return err instanceof Error ? { name: err.name, message: err.message } : String(err);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

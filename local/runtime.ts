@@ -1,0 +1,342 @@
+/**
+ * The local serverless runtime: the same handlers as the Lambdas, behind a local API Gateway
+ * (HTTP API + JWT authorizer), on dynalite, fauxqs with Lambda-style pollers, an in-process
+ * scheduler, and (when no real Calendly is configured) the built-in Calendly sandbox.
+ *
+ * One runtime per process: the handlers memoise their configuration (functions/wiring.ts) on
+ * first use, from the process.env this sets. Tests that only inject handlers may start more.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdir } from 'node:fs/promises';
+import type { JWTPayload } from 'jose';
+import type { QueueName } from '../functions/ports.js';
+import { logger } from '../functions/shared/logger.js';
+import type { TableKey } from '../functions/store/tables.js';
+import { oauthRedirectUri } from '../functions/wiring.js';
+import { LocalAuth } from './auth.js';
+import { loadConfig, type LocalConfig } from './config.js';
+import { createHandlerRegistry, HANDLER_NAMES, type AnyHandler, type AnyHandlerName } from './handlers.js';
+import { loadOrCreateKeys } from './keys.js';
+import { lambdaContext } from './lambda-context.js';
+import { LocalQueues, type DrainOptions, type DrainResult, type QueueInfo, type QueueOptions, type QueueStats, type SqsHandler } from './queues.js';
+import { startScheduler, type LocalScheduler } from './scheduler.js';
+import { createFrontDoor } from './server.js';
+import { startLocalStore, type LocalStore } from './store.js';
+
+/** What the embedded sandbox gives back (sandbox/index.ts `startSandbox`); the rest is its own API. */
+export interface SandboxHandle {
+  readonly baseUrl: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly webhookSigningKey: string;
+  close(): Promise<void>;
+  [control: string]: unknown;
+}
+
+export interface LocalRuntimeOptions {
+  /** Configuration variables (design.md's table); defaults to none, i.e. all defaults. */
+  env?: Record<string, string | undefined>;
+  /** Overrides PORT; 0 = any free port. */
+  port?: number;
+  /** Overrides DATA_DIR; default ':memory:' unless env.DATA_DIR is set. */
+  dataDir?: string;
+  /** Overrides HEALTH_CHECK_INTERVAL_SECONDS; 0 = no scheduler. */
+  healthIntervalSeconds?: number;
+  /** Passed to startSandbox (after the runtime's own: port 0, redirect URI, app credentials). */
+  sandboxOptions?: Record<string, unknown>;
+  /** Replace handlers (tests): e.g. a worker that fails on purpose. */
+  handlers?: Partial<Record<AnyHandlerName, AnyHandler>>;
+  /** Queue and event source mapping settings (tests use small visibility timeouts). */
+  queues?: QueueOptions;
+  /** Interface to listen on. Default 127.0.0.1. */
+  host?: string;
+}
+
+export interface HealthCheckSummary {
+  /** What health-scheduler returned. */
+  scheduler: unknown;
+  /** Messages the workers finished (health and sync queues) while waiting. */
+  processed: number;
+  /** Deliveries the workers failed (they are retried after the visibility timeout). */
+  failed: number;
+  /** Failed or delayed messages still waiting for a retry when we answered. */
+  pendingRetries: number;
+  /** False when the queues were still busy at the time limit. */
+  drained: boolean;
+  durationMs: number;
+}
+
+export interface LocalRuntime {
+  /** Where the HTTP server listens, e.g. http://127.0.0.1:3000. */
+  readonly baseUrl: string;
+  /** PUBLIC_BASE_URL as the handlers see it. */
+  readonly publicBaseUrl: string;
+  readonly config: LocalConfig;
+  readonly calendly: { mode: 'sandbox' | 'external' | 'unavailable'; authUrl: string; apiUrl: string };
+  readonly sandbox?: SandboxHandle;
+  readonly endpoints: { dynamodb: string; sqs: string };
+  readonly tables: Record<TableKey, string>;
+  readonly queues: Record<QueueName, QueueInfo>;
+  /** A token the local authorizer accepts (claims may override iss/aud/exp/... for tests). */
+  mintToken(userId: string, claims?: JWTPayload): Promise<string>;
+  /** Calls a handler directly, as Lambda would (no API Gateway in between). */
+  invoke(handlerName: AnyHandlerName, event: unknown): Promise<unknown>;
+  /** Waits until the queues are empty and no worker is running (see DrainOptions). */
+  drain(options?: DrainOptions): Promise<DrainResult>;
+  queueStats(): Record<QueueName, QueueStats>;
+  /** One health-check cycle over every connection, waiting for the work it queued. */
+  runHealthCheck(): Promise<HealthCheckSummary>;
+  /** Graceful: stop accepting, finish in-flight work, close everything. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const SANDBOX_MODULE = '../sandbox/index.js';
+
+export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const env: Record<string, string | undefined> = { ...(opts.env ?? {}) };
+  if (opts.port !== undefined) env.PORT = String(opts.port);
+  if (opts.dataDir !== undefined) env.DATA_DIR = opts.dataDir;
+  else env.DATA_DIR ??= ':memory:';
+  if (opts.healthIntervalSeconds !== undefined) env.HEALTH_CHECK_INTERVAL_SECONDS = String(opts.healthIntervalSeconds);
+  const config = loadConfig(env); // throws ConfigError: one line naming the variable
+  const started = Date.now();
+
+  let readyResolve!: () => void;
+  let readyReject!: (err: unknown) => void;
+  // Requests that arrive before the handlers' environment is set wait for this.
+  const ready = new Promise<void>((resolve, reject) => {
+    readyResolve = resolve;
+    readyReject = reject;
+  });
+  ready.catch(() => undefined);
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
+  };
+
+  try {
+    if (config.dataDir !== ':memory:') await mkdir(config.dataDir, { recursive: true });
+    const keys = await loadOrCreateKeys(config.dataDir);
+    const auth = new LocalAuth(keys);
+
+    const store: LocalStore = await startLocalStore(config.dataDir);
+    cleanups.push(() => store.close());
+    const queues = await LocalQueues.start(opts.queues);
+    cleanups.push(() => queues.stop());
+
+    const handlers = createHandlerRegistry(opts.handlers);
+    // Everything the shutdown has to wait for: HTTP requests, direct invocations, health checks.
+    const inFlight = new Set<Promise<unknown>>();
+    const track = <T>(work: Promise<T>): Promise<T> => {
+      inFlight.add(work);
+      void work.finally(() => inFlight.delete(work)).catch(() => undefined);
+      return work;
+    };
+
+    const invoke = async (name: AnyHandlerName, event: unknown): Promise<unknown> => {
+      const handler = await handlers.load(name);
+      return handler(event, lambdaContext(name));
+    };
+    let sandbox: SandboxHandle | undefined;
+    let calendly: LocalRuntime['calendly'];
+
+    const runHealthCheck = async (): Promise<HealthCheckSummary> => {
+      const t0 = Date.now();
+      const before = queues.stats();
+      const scheduler = await invoke('health-scheduler', { kind: 'health-tick', all: true });
+      const drained = await queues.drain({ queues: ['health', 'sync'], timeoutMs: 120_000 });
+      const after = queues.stats();
+      const sum = (k: keyof QueueStats) => (['health', 'sync'] as const).reduce((n, q) => n + after[q][k] - before[q][k], 0);
+      return {
+        scheduler,
+        processed: sum('succeeded'),
+        failed: sum('failed'),
+        pendingRetries: drained.pendingRetries,
+        drained: drained.idle,
+        durationMs: Date.now() - t0,
+      };
+    };
+
+    let stopping = false;
+    const server: Server = createServer(
+      { requestTimeout: 0 },
+      createFrontDoor({
+        auth,
+        handlers,
+        ready,
+        track,
+        sandboxBaseUrl: () => sandbox?.baseUrl,
+        dev: {
+          runHealthCheck: () => track(runHealthCheck()),
+          config: () => ({
+            sandbox: calendly.mode === 'sandbox',
+            ...(sandbox ? { sandboxBaseUrl: sandbox.baseUrl, sandboxControlsPath: '/__sandbox' } : {}),
+            calendly: { mode: calendly.mode, authUrl: calendly.authUrl, apiUrl: calendly.apiUrl },
+            publicBaseUrl,
+            jwt: { issuer: auth.issuer, audience: auth.audience, jwksPath: '/dev/jwks.json' },
+            endpoints: { dynamodb: store.endpoint, sqs: queues.endpoint },
+            tables: store.tables,
+            queues: { sync: queues.queues.sync.url, health: queues.queues.health.url },
+            dataDir: config.dataDir,
+          }),
+        },
+      }),
+    );
+    server.on('request', (_req, res) => {
+      if (stopping) res.setHeader('connection', 'close');
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, opts.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    cleanups.push(() => closeServer(server));
+    const { port } = server.address() as AddressInfo;
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const publicBaseUrl = config.publicBaseUrl ?? baseUrl;
+    const appRedirectUrl = config.appRedirectUrl ?? `${publicBaseUrl}/`;
+
+    // Calendly: the configured one, or the embedded sandbox.
+    let app: { clientId: string; clientSecret: string; webhookSigningKey: string };
+    if (config.calendly.mode === 'external') {
+      const c = config.calendly;
+      calendly = { mode: 'external', authUrl: c.authUrl, apiUrl: c.apiUrl };
+      app = c;
+    } else {
+      let startSandbox: ((o: Record<string, unknown>) => Promise<SandboxHandle>) | undefined;
+      try {
+        const mod = (await import(SANDBOX_MODULE)) as { startSandbox?: typeof startSandbox };
+        startSandbox = mod.startSandbox;
+        if (typeof startSandbox !== 'function') throw new Error('sandbox/index.ts does not export startSandbox');
+      } catch (err) {
+        logger.error('the built-in Calendly sandbox could not be loaded; starting without it (Calendly calls will fail). Set CALENDLY_CLIENT_ID and friends to use a real Calendly.', {
+          error: err instanceof Error ? err.message : String(err),
+        });
+        startSandbox = undefined;
+      }
+      if (startSandbox) {
+        sandbox = await startSandbox({
+          port: 0,
+          host: '127.0.0.1',
+          redirectUris: [oauthRedirectUri(publicBaseUrl)],
+          ...keys.sandbox,
+          ...(opts.sandboxOptions ?? {}),
+        });
+        const s = sandbox;
+        cleanups.push(() => s.close());
+        calendly = { mode: 'sandbox', authUrl: sandbox.baseUrl, apiUrl: sandbox.baseUrl };
+        app = sandbox;
+      } else {
+        const unavailable = `${publicBaseUrl}/__sandbox`;
+        calendly = { mode: 'unavailable', authUrl: unavailable, apiUrl: unavailable };
+        app = keys.sandbox;
+      }
+    }
+
+    // Hand the environment to the handlers before any of them is imported.
+    const handlerEnv: Record<string, string> = {
+      ...store.tableEnv,
+      AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+      DYNAMODB_ENDPOINT: store.endpoint,
+      SQS_ENDPOINT: queues.endpoint,
+      SYNC_QUEUE_URL: queues.queues.sync.url,
+      HEALTH_QUEUE_URL: queues.queues.health.url,
+      PUBLIC_BASE_URL: publicBaseUrl,
+      APP_REDIRECT_URL: appRedirectUrl,
+      CALENDLY_AUTH_URL: calendly.authUrl,
+      CALENDLY_API_URL: calendly.apiUrl,
+      CALENDLY_CLIENT_ID: app.clientId,
+      CALENDLY_CLIENT_SECRET: app.clientSecret,
+      CALENDLY_WEBHOOK_SIGNING_KEY: app.webhookSigningKey,
+      TOKEN_ENCRYPTION_KEY: config.tokenEncryptionKey ?? keys.tokenEncryptionKey,
+      WEBHOOK_TOLERANCE_SECONDS: String(config.webhookToleranceSeconds),
+      LOG_LEVEL: config.logLevel,
+    };
+    Object.assign(process.env, handlerEnv);
+    // Locally the secrets come from the environment, never from Secrets Manager.
+    delete process.env.APP_SECRET_ARN;
+
+    // Import the real handlers now: a module that does not load is reported at start, not
+    // on the first request (and does not stop the others from being served).
+    const loaded = await Promise.allSettled(HANDLER_NAMES.filter((n) => !opts.handlers?.[n]).map((n) => handlers.load(n)));
+    for (const r of loaded) {
+      if (r.status === 'rejected') logger.error('a handler failed to load; its routes will answer 500', { error: r.reason instanceof Error ? r.reason.message : String(r.reason) });
+    }
+
+    queues.startPollers(async (queue) => (await handlers.load(queue === 'sync' ? 'sync-worker' : 'health-worker')) as SqsHandler);
+    let scheduler: LocalScheduler | undefined;
+    if (config.healthIntervalSeconds > 0) {
+      scheduler = startScheduler({
+        intervalSeconds: config.healthIntervalSeconds,
+        // EventBridge Scheduler's LambdaInvoke target passes the configured input verbatim.
+        input: { kind: 'health-tick' },
+        invoke: (input) => track(invoke('health-scheduler', input)),
+      });
+    }
+    readyResolve();
+
+    logger.info(`local runtime listening on ${baseUrl}`, {
+      url: baseUrl,
+      publicBaseUrl,
+      calendly: calendly.mode === 'sandbox' ? `sandbox at ${calendly.apiUrl}` : calendly.mode === 'external' ? `external ${calendly.apiUrl}` : 'unavailable',
+      dataDir: config.dataDir,
+      healthIntervalSeconds: config.healthIntervalSeconds,
+      startMs: Date.now() - started,
+    });
+
+    let stopped: Promise<void> | undefined;
+    const stop = () => {
+      stopped ??= (async () => {
+        stopping = true;
+        readyReject(new Error('stopping'));
+        const closing = closeServer(server);
+        // In-flight HTTP requests and invocations finish against live dependencies.
+        while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+        server.closeIdleConnections();
+        await scheduler?.stop();
+        while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+        await queues.stop(); // pollers let their current batch finish
+        await closing;
+        await sandbox?.close().catch((err: unknown) => logger.warn('sandbox close failed', { error: String(err) }));
+        await store.close(); // LevelDB closed: everything written is on disk
+        logger.info('local runtime stopped');
+      })();
+      return stopped;
+    };
+
+    return {
+      baseUrl,
+      publicBaseUrl,
+      config,
+      calendly,
+      sandbox,
+      endpoints: { dynamodb: store.endpoint, sqs: queues.endpoint },
+      tables: store.tables,
+      queues: queues.queues,
+      mintToken: (userId, claims) => auth.mintToken(userId, claims),
+      invoke: (name, event) => track(invoke(name, event)),
+      drain: (o) => queues.drain(o),
+      queueStats: () => queues.stats(),
+      runHealthCheck: () => track(runHealthCheck()),
+      stop,
+    };
+  } catch (err) {
+    readyReject(err);
+    await cleanup();
+    throw err;
+  }
+}
+
+/** Stops accepting; resolves when every connection is gone (idle ones are closed at once). */
+function closeServer(server: Server): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    // A client holding a keep-alive connection open must not keep us up.
+    setTimeout(() => server.closeAllConnections(), 2000).unref();
+  });
+}
