@@ -101,11 +101,28 @@ async function api(method, path, body) {
 // The sandbox controls (only when the runtime uses the built-in Calendly sandbox)
 
 async function detectSandbox() {
+  let cfg;
   try {
-    const cfg = await request('GET', '/dev/config');
-    if (cfg && cfg.sandbox) state.sandbox = { base: cfg.sandboxControlsPath ?? '/__sandbox' };
+    cfg = await request('GET', '/dev/config');
   } catch {
-    state.sandbox = null;
+    return;
+  }
+  if (!cfg?.sandbox) return;
+  // The runtime proxies its sandbox at /__sandbox (same origin, no CORS); the sandbox keeps its
+  // controls under sandboxControlsPath. Take the first place that answers the state control.
+  const controls = cfg.sandboxControlsPath ?? '/__sandbox';
+  const candidates = [`/__sandbox${controls}`, controls];
+  if (cfg.sandboxBaseUrl) candidates.push(`${String(cfg.sandboxBaseUrl).replace(/\/+$/, '')}${controls}`);
+  for (const base of candidates) {
+    try {
+      const st = await request('GET', `${base}/state`);
+      if (st && typeof st === 'object') {
+        state.sandbox = { base };
+        return;
+      }
+    } catch {
+      // Not here; try the next place.
+    }
   }
 }
 
@@ -114,14 +131,15 @@ function sandboxCall(method, path, body) {
   return request(method, `${state.sandbox.base}${path}`, body);
 }
 
+// The sandbox's JSON controls (sandbox/index.ts, under /__sandbox on the sandbox's own origin).
 const sandbox = {
   book: (input) => sandboxCall('POST', '/book', input),
-  cancel: (eventUri, reason) => sandboxCall('POST', '/cancel', { uri: eventUri, reason, cancelerType: 'host' }),
+  cancel: (eventUri, reason) => sandboxCall('POST', '/cancel', { uri: eventUri, reason }),
   reschedule: (inviteeUri, newStartTime) => sandboxCall('POST', '/reschedule', { inviteeUri, newStartTime }),
   markNoShow: (inviteeUri) => sandboxCall('POST', '/no-show', { inviteeUri }),
-  unmarkNoShow: (inviteeUri) => sandboxCall('DELETE', '/no-show', { inviteeUri }),
-  expireTokens: (userUri) => sandboxCall('POST', '/expire-tokens', { userUri }),
-  disableWebhook: (uri) => sandboxCall('POST', '/disable-webhook', { uri }),
+  unmarkNoShow: (inviteeUri) => sandboxCall('POST', '/no-show/delete', { inviteeUri }),
+  expireTokens: (userUri) => sandboxCall('POST', '/tokens/expire', { userUri }),
+  disableWebhook: (uri) => sandboxCall('POST', '/webhooks/disable', { uri }),
 };
 
 // ---------------------------------------------------------------------------------------
@@ -156,6 +174,7 @@ const dateFmt = new Intl.DateTimeFormat(undefined, {
   weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit',
 });
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' });
 
 function parseTime(iso) {
   if (!iso) return null;
@@ -170,8 +189,9 @@ function relative(ms) {
   if (abs < 45_000) return diff >= 0 ? 'in a few seconds' : 'just now';
   if (abs < 90 * 60_000) words = `${Math.round(abs / 60_000)} min`;
   else if (abs < 36 * 3600_000) {
-    const h = Math.floor(abs / 3600_000);
-    const m = Math.round((abs % 3600_000) / 60_000);
+    const minutes = Math.round(abs / 60_000);
+    const h = Math.floor(minutes / 60);
+    const m = minutes % 60;
     words = m ? `${h} h ${m} min` : `${h} h`;
   } else words = `${Math.round(abs / DAY_MS)} days`;
   return diff >= 0 ? `in ${words}` : `${words} ago`;
@@ -306,8 +326,8 @@ function meetingRow(m) {
   const start = parseTime(m.startTime);
   const end = parseTime(m.endTime);
 
-  const time = cell('time', start === null ? 'Unknown time' : dateFmt.format(start));
-  if (end !== null) time.append(span('sub', `until ${timeFmt.format(end)}`));
+  const time = cell('time', start === null ? 'Unknown time' : dayFmt.format(start));
+  if (start !== null) time.append(span('sub', end === null ? timeFmt.format(start) : `${timeFmt.format(start)} – ${timeFmt.format(end)}`));
 
   const title = cell('title', m.name ?? 'Untitled meeting');
   const loc = m.location?.location ?? m.location?.joinUrl ?? m.location?.type;
@@ -318,8 +338,9 @@ function meetingRow(m) {
   const invitees = Array.isArray(m.invitees) ? m.invitees : [];
   for (const inv of invitees) {
     const li = document.createElement('li');
-    li.textContent = inv.name ? `${inv.name} <${inv.email}>` : inv.email ?? 'Unknown invitee';
-    if (inv.status === 'canceled') li.append(span('sub', inv.rescheduled ? 'rescheduled' : 'canceled'));
+    li.textContent = inv.name || inv.email || 'Unknown invitee';
+    if (inv.name && inv.email) li.append(span('sub', inv.email));
+    if (inv.status === 'canceled') li.append(span('sub', inv.rescheduled ? 'Rescheduled' : 'Canceled'));
     list.append(li);
   }
   const inviteesCell = cell('', invitees.length ? list : 'None');
@@ -617,9 +638,9 @@ async function doHealthCheck(button) {
 // Start
 
 function defaultStart() {
+  // Tomorrow at 10:00 local time: a plausible meeting, inside the page's window.
   const d = new Date(Date.now() + DAY_MS);
-  d.setMinutes(0, 0, 0);
-  d.setHours(d.getHours() + 1);
+  d.setHours(10, 0, 0, 0);
   const pad = (n) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
