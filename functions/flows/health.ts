@@ -1,0 +1,307 @@
+/**
+ * Scheduled, token-refreshing webhook health checks.
+ *
+ * Scheduler (one run per EventBridge Scheduler tick): pages the sparse `byCheckDue` GSI shard by
+ * shard for connections whose nextCheckAt has passed (never a table scan), and enqueues one
+ * message per connection on the health queue, ten per SendMessageBatch, each batch with a random
+ * DelaySeconds spread over most of the period so the checks do not land at once. No
+ * per-connection work happens here, so one run handles tens of thousands of connections.
+ *
+ * Worker (one message = one connection): a valid token from the single-flight token function
+ * (refreshed only when due), one list of the user's subscriptions, and nothing else when our hook
+ * is there and active. Otherwise the reconnect's webhook step repairs it (create first, then
+ * delete the stale one) and a catch-up sync is queued from when the hook was last known healthy.
+ * A refused refresh leaves the connection `authorization_required` (the token function marks
+ * it and takes it out of the check index). A disconnect whose cleanup is pending is finished.
+ */
+import type { CalendlyApiPort, WebhookSubscription } from '../calendly/port.js';
+import { isCalendlyError } from '../calendly/port.js';
+import type { Clock, Queue } from '../ports.js';
+import { logger } from '../shared/logger.js';
+import type { HealthMessage, HealthTick, SyncMessage } from './sync-messages.js';
+
+// ---------------------------------------------------------------------------------------------
+// Scheduler
+// ---------------------------------------------------------------------------------------------
+
+export interface HealthSchedulerOptions {
+  /** The schedule's period; the jitter spreads a tick's checks over most of it. */
+  periodMs: number;
+  /** Share of the period the delays are spread over (the rest is slack before the next tick). */
+  spreadRatio: number;
+  /** GSI page size. */
+  pageSize: number;
+  /** SendMessageBatch calls in flight at once. */
+  sendConcurrency: number;
+}
+
+export const DEFAULT_SCHEDULER_OPTIONS: HealthSchedulerOptions = {
+  periodMs: 15 * 60_000,
+  spreadRatio: 0.8,
+  pageSize: 500,
+  sendConcurrency: 8,
+};
+
+/** SQS DelaySeconds ceiling. */
+const MAX_DELAY_SECONDS = 900;
+
+export interface HealthSchedulerDeps {
+  /** connections store: `listDue` over the sparse byCheckDue GSI. */
+  listDue(shard: number, nowMs: number, limit: number, startKey?: unknown): Promise<{ items: Array<{ userId: string; nextCheckAt: number }>; nextKey?: unknown }>;
+  /** Number of GSI shards (connections store CHECK_SHARDS). */
+  shards: number;
+  queue: Queue;
+  clock: Clock;
+  random?: () => number;
+  options?: Partial<HealthSchedulerOptions>;
+}
+
+export interface HealthTickSummary {
+  enqueued: number;
+  shards: number;
+  /** GSI pages read. */
+  pages: number;
+  batches: number;
+  all: boolean;
+  maxDelaySeconds: number;
+}
+
+/**
+ * One tick: enqueue every due connection. `all` (local /dev/health-check only) enqueues every
+ * connection in the check index, due or not, with no delay; it still reads the index, never the
+ * whole table (connections outside it are disconnected or need the user to reconnect).
+ */
+export async function runHealthTick(deps: HealthSchedulerDeps, tick: HealthTick): Promise<HealthTickSummary> {
+  const opts = { ...DEFAULT_SCHEDULER_OPTIONS, ...deps.options };
+  const random = deps.random ?? Math.random;
+  const all = tick.all === true;
+  const now = deps.clock.now();
+  const dueBefore = all ? Number.MAX_SAFE_INTEGER : now;
+  const spreadSeconds = all ? 0 : Math.min(MAX_DELAY_SECONDS, Math.floor((opts.periodMs * opts.spreadRatio) / 1000));
+  const summary: HealthTickSummary = { enqueued: 0, shards: deps.shards, pages: 0, batches: 0, all, maxDelaySeconds: 0 };
+
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  const send = (batch: HealthMessage[]) => {
+    const delaySeconds = spreadSeconds > 0 ? Math.floor(random() * (spreadSeconds + 1)) : 0;
+    summary.maxDelaySeconds = Math.max(summary.maxDelaySeconds, delaySeconds);
+    const p = deps.queue
+      .send('health', batch, { delaySeconds })
+      .then(() => {
+        summary.enqueued += batch.length;
+        summary.batches += 1;
+      })
+      .catch((e: unknown) => {
+        failure ??= e;
+      })
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+    return p;
+  };
+
+  // Shards are read one after another; the sends of a page overlap the read of the next.
+  for (let shard = 0; shard < deps.shards && failure === undefined; shard++) {
+    let startKey: unknown;
+    do {
+      const page = await deps.listDue(shard, dueBefore, opts.pageSize, startKey);
+      summary.pages += 1;
+      startKey = page.nextKey;
+      for (let i = 0; i < page.items.length; i += 10) {
+        const batch = page.items.slice(i, i + 10).map((it): HealthMessage => (all ? { userId: it.userId, force: true } : { userId: it.userId, dueAt: it.nextCheckAt }));
+        while (inFlight.size >= opts.sendConcurrency) await Promise.race(inFlight);
+        void send(batch);
+      }
+    } while (startKey !== undefined && failure === undefined);
+  }
+  await Promise.all(inFlight);
+  if (failure !== undefined) throw failure;
+  logger.info('health tick enqueued', { ...summary });
+  return summary;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker
+// ---------------------------------------------------------------------------------------------
+
+export interface HealthCheckOptions {
+  /** A connection is checked again this long after a check ... */
+  intervalMs: number;
+  /** ... plus up to this share of it at random, so checks never bunch up again. */
+  jitterRatio: number;
+  /** After a check that could not finish (Calendly down, rate limited), try again this soon. */
+  retryAfterErrorMs: number;
+  /** Catch-up sync window when the hook's last healthy time is unknown. */
+  catchUpDefaultMs: number;
+  /** The furthest back a catch-up sync reaches. */
+  catchUpMaxMs: number;
+  /** Margin before the last known healthy time (clock skew, deliveries in flight). */
+  catchUpMarginMs: number;
+}
+
+export const DEFAULT_CHECK_OPTIONS: HealthCheckOptions = {
+  intervalMs: 15 * 60_000,
+  jitterRatio: 0.1,
+  retryAfterErrorMs: 5 * 60_000,
+  catchUpDefaultMs: 7 * 86_400_000,
+  catchUpMaxMs: 30 * 86_400_000,
+  catchUpMarginMs: 3_600_000,
+};
+
+/** What the worker reads of a connection (connections store `Connection`). */
+export interface HealthConnectionView {
+  status: string;
+  cleanupPending: boolean;
+  calendlyUserUri?: string;
+  organizationUri?: string;
+  webhook?: { uri?: string; hookKey?: string; state: string; healthyAt?: number };
+  nextCheckAt?: number;
+}
+
+export type CheckOutcome =
+  | 'healthy'
+  | 'repaired'
+  | 'cleanup_done'
+  | 'cleanup_failed'
+  | 'authorization_required'
+  | 'error'
+  | 'skipped_not_due'
+  | 'skipped_not_checked';
+
+export interface HealthCheckDeps {
+  calendly: Pick<CalendlyApiPort, 'listWebhookSubscriptions'>;
+  getConnection(userId: string): Promise<HealthConnectionView | undefined>;
+  /** The single-flight token function (flows/tokens.ts). */
+  getAccessToken(userId: string, opts?: { forceRefresh?: boolean; knownBadToken?: string }): Promise<string>;
+  /** The reconnect's webhook step (flows/webhook-step.ts). */
+  ensureWebhook(input: { userId: string; accessToken: string; userUri: string; organizationUri: string }): Promise<{ outcome: string; webhookUri: string; hookKey: string }>;
+  /** Finishes a disconnect whose Calendly cleanup failed (flows/disconnect.ts). */
+  finishPendingCleanup(userId: string): Promise<unknown>;
+  recordCheck(userId: string, input: { outcome: string; checkedAt: number; nextCheckAt: number; webhookState?: 'active' | 'disabled' | 'missing' }): Promise<boolean>;
+  isAuthorizationRequired(e: unknown): boolean;
+  /** Our callback URL for a hook key (a hook pointing elsewhere is not ours any more). */
+  webhookCallbackUrl?(hookKey: string): string;
+  queue: Queue;
+  clock: Clock;
+  random?: () => number;
+  options?: Partial<HealthCheckOptions>;
+}
+
+export interface HealthCheckResult {
+  outcome: CheckOutcome;
+  /** Why the hook needed repair, when it did. */
+  problem?: 'missing' | 'disabled' | 'moved' | 'strays';
+  repair?: { outcome: string; webhookUri: string };
+  catchUpFrom?: string;
+}
+
+/** Checks one connection. Throws only when even recording the result failed (→ SQS retry). */
+export async function checkConnectionHealth(deps: HealthCheckDeps, msg: HealthMessage): Promise<HealthCheckResult> {
+  const opts = { ...DEFAULT_CHECK_OPTIONS, ...deps.options };
+  const random = deps.random ?? Math.random;
+  const { userId } = msg;
+  const now = deps.clock.now();
+  const nextCheckAt = (from: number) => from + opts.intervalMs + Math.floor(random() * opts.intervalMs * opts.jitterRatio);
+
+  const conn = await deps.getConnection(userId);
+  if (!conn) return { outcome: 'skipped_not_checked' };
+
+  if (conn.status === 'disconnected') {
+    if (!conn.cleanupPending) return { outcome: 'skipped_not_checked' };
+    try {
+      await deps.finishPendingCleanup(userId);
+      logger.info('health: pending disconnect cleanup finished', { userId });
+      return { outcome: 'cleanup_done' };
+    } catch (e) {
+      logger.warn('health: disconnect cleanup failed again', { userId, error: e });
+      await deps.recordCheck(userId, { outcome: 'cleanup_failed', checkedAt: now, nextCheckAt: now + opts.retryAfterErrorMs });
+      return { outcome: 'cleanup_failed' };
+    }
+  }
+  if (conn.status !== 'connected') return { outcome: 'skipped_not_checked' };
+
+  // A leftover duplicate (the connection was checked since this was queued): no Calendly call.
+  if (!msg.force && msg.dueAt !== undefined && conn.nextCheckAt !== undefined && conn.nextCheckAt !== msg.dueAt && conn.nextCheckAt > now) {
+    return { outcome: 'skipped_not_due' };
+  }
+
+  const record = async (outcome: CheckOutcome, next: number, webhookState?: 'active' | 'disabled' | 'missing') => {
+    await deps.recordCheck(userId, { outcome, checkedAt: deps.clock.now(), nextCheckAt: next, ...(webhookState ? { webhookState } : {}) });
+  };
+
+  try {
+    if (!conn.calendlyUserUri || !conn.organizationUri) throw new Error('connection has no Calendly user/organization yet');
+    let token = await deps.getAccessToken(userId);
+    let hooks: WebhookSubscription[];
+    try {
+      hooks = await listHooks(deps, token, conn);
+    } catch (e) {
+      if (!isCalendlyError(e, 'unauthenticated')) throw e;
+      // Revoked or expired early: one forced refresh (shared with any concurrent caller), one retry.
+      token = await deps.getAccessToken(userId, { knownBadToken: token });
+      hooks = await listHooks(deps, token, conn);
+    }
+
+    const ours = conn.webhook?.uri ? hooks.find((h) => h.uri === conn.webhook?.uri) : undefined;
+    const expectedUrl = conn.webhook?.hookKey && deps.webhookCallbackUrl ? deps.webhookCallbackUrl(conn.webhook.hookKey) : undefined;
+    const base = deps.webhookCallbackUrl?.('');
+    const strays = base ? hooks.filter((h) => h.uri !== ours?.uri && h.callbackUrl.startsWith(base)) : [];
+    let problem: HealthCheckResult['problem'];
+    if (!ours) problem = 'missing';
+    else if (ours.state !== 'active') problem = 'disabled';
+    else if (expectedUrl && ours.callbackUrl !== expectedUrl) problem = 'moved';
+    else if (strays.length > 0) problem = 'strays';
+
+    if (!problem) {
+      await record('healthy', nextCheckAt(now), 'active');
+      return { outcome: 'healthy' };
+    }
+
+    logger.warn('health: webhook needs repair', { userId, problem, state: ours?.state, strays: strays.length });
+    const repair = await deps.ensureWebhook({ userId, accessToken: token, userUri: conn.calendlyUserUri, organizationUri: conn.organizationUri });
+    let catchUpFrom: string | undefined;
+    if (problem !== 'strays') {
+      catchUpFrom = catchUpStart(now, conn.webhook?.healthyAt, ours?.retryStartedAt ?? null, opts);
+      const sync: SyncMessage = { userId, reason: 'repair', minStartTime: catchUpFrom };
+      await deps.queue.send('sync', [sync]);
+    }
+    await record('repaired', nextCheckAt(deps.clock.now()), 'active');
+    logger.info('health: webhook repaired', { userId, problem, repair: repair.outcome, catchUpFrom });
+    return { outcome: 'repaired', problem, repair: { outcome: repair.outcome, webhookUri: repair.webhookUri }, ...(catchUpFrom ? { catchUpFrom } : {}) };
+  } catch (e) {
+    if (deps.isAuthorizationRequired(e)) {
+      // The token function marked the connection and took it out of the check index.
+      logger.warn('health: refresh refused; connection needs the user to reconnect', { userId });
+      await deps.recordCheck(userId, { outcome: 'authorization_required', checkedAt: deps.clock.now(), nextCheckAt: nextCheckAt(now) });
+      return { outcome: 'authorization_required' };
+    }
+    // Calendly down, rate limited, a 401 after a fresh token: try again soon; never retried
+    // through SQS (the next tick picks it up), so a long outage cannot fill the DLQ.
+    const wait = isCalendlyError(e, 'rate_limited') ? Math.max(opts.retryAfterErrorMs, e.retryAfterMs ?? 0) : opts.retryAfterErrorMs;
+    logger.warn('health: check failed; will retry', { userId, error: e, retryInMs: wait });
+    await record('error', deps.clock.now() + wait);
+    return { outcome: 'error' };
+  }
+}
+
+async function listHooks(deps: HealthCheckDeps, token: string, conn: HealthConnectionView): Promise<WebhookSubscription[]> {
+  const out: WebhookSubscription[] = [];
+  for await (const h of deps.calendly.listWebhookSubscriptions(token, {
+    organization: conn.organizationUri as string,
+    user: conn.calendlyUserUri as string,
+    scope: 'user',
+  })) {
+    out.push(h);
+  }
+  return out;
+}
+
+/**
+ * Where a catch-up sync starts: the earliest of "last seen active" and Calendly's
+ * retry_started_at (deliveries were failing from then), minus a margin, never further back than
+ * catchUpMaxMs; a trailing window when neither is known.
+ */
+export function catchUpStart(nowMs: number, healthyAt: number | undefined, retryStartedAt: string | null, opts: HealthCheckOptions = DEFAULT_CHECK_OPTIONS): string {
+  const candidates = [healthyAt, retryStartedAt ? Date.parse(retryStartedAt) : undefined].filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  const from = candidates.length ? Math.min(...candidates) - opts.catchUpMarginMs : nowMs - opts.catchUpDefaultMs;
+  return new Date(Math.max(from, nowMs - opts.catchUpMaxMs)).toISOString();
+}

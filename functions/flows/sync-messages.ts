@@ -1,0 +1,74 @@
+/**
+ * The two background queue messages, validated strictly: a body with an unknown field, a
+ * missing user id or a bad time is a permanent failure (logged and dropped by the workers, never
+ * retried into the DLQ), because a retry can never make it valid.
+ */
+import { z } from 'zod';
+
+const isoTime = z.iso.datetime({ offset: true });
+
+export const SYNC_REASONS = ['connect', 'reconnect', 'repair', 'manual'] as const;
+export type SyncReason = (typeof SYNC_REASONS)[number];
+
+/**
+ * Sync queue. Sent by connect/reconnect ('connect' | 'reconnect'), the health checker after a
+ * repaired hook ('repair', with minStartTime = when the hook was last known healthy) and ops
+ * ('manual'). Without a window the worker uses the initial window (see flows/sync.ts).
+ * `resume` is only sent by the sync worker itself: "drive the sync already stored for this
+ * user" (after a long 429 or when an invocation runs out of time); it adds no work of its own.
+ */
+export const syncMessageSchema = z
+  .strictObject({
+    userId: z.string().min(1).max(256),
+    reason: z.enum(SYNC_REASONS),
+    minStartTime: isoTime.optional(),
+    maxStartTime: isoTime.optional(),
+    resume: z.literal(true).optional(),
+  })
+  .refine((m) => !m.minStartTime || !m.maxStartTime || Date.parse(m.minStartTime) < Date.parse(m.maxStartTime), {
+    message: 'minStartTime must be before maxStartTime',
+    path: ['minStartTime'],
+  });
+
+export type SyncMessage = z.infer<typeof syncMessageSchema>;
+
+/**
+ * Health queue. One per connection per check, sent by the health scheduler.
+ * `dueAt` is the connection's nextCheckAt the scheduler saw: if the connection was checked since
+ * (its nextCheckAt moved on), the message is a leftover duplicate and the worker skips it without
+ * calling Calendly. `force` (the local "check everything now" cycle) checks regardless.
+ */
+export const healthMessageSchema = z.strictObject({
+  userId: z.string().min(1).max(256),
+  dueAt: z.number().int().nonnegative().optional(),
+  force: z.boolean().optional(),
+});
+
+export type HealthMessage = z.infer<typeof healthMessageSchema>;
+
+/** What EventBridge Scheduler sends the health scheduler (and the local /dev/health-check). */
+export const healthTickSchema = z.strictObject({
+  kind: z.literal('health-tick'),
+  all: z.boolean().optional(),
+});
+
+export type HealthTick = z.infer<typeof healthTickSchema>;
+
+/** Parses a queue body; a body that is not JSON or not the schema answers a reason, never throws. */
+export function parseMessage<T>(
+  schema: z.ZodType<T>,
+  body: string,
+): { ok: true; value: T } | { ok: false; reason: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { ok: false, reason: 'body is not JSON' };
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, reason: `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}` };
+  }
+  return { ok: true, value: parsed.data };
+}

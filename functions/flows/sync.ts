@@ -1,0 +1,444 @@
+/**
+ * Initial / catch-up sync of one connection's meetings, driven by SQS messages.
+ *
+ * A message is a "kick": it adds a window of work to the connection's sync state and drives
+ * whatever work is stored there. The sync state (store/sync-state.ts) holds a lease (one worker
+ * per connection at a time), the run in progress with its Calendly page cursor, and the work
+ * queued behind it (`pending`, windows merged into their enclosing window).
+ *
+ * - A message for a connection whose sync is running (live lease) merges its window into
+ *   `pending` and is acknowledged: the lease holder runs the pending work before it releases
+ *   the lease (the release is a version-guarded write, so a merge that lands meanwhile makes the
+ *   release fail and the holder loops). Its own message is acknowledged only after that, so the
+ *   stored work always has a live message behind it.
+ * - A redelivery of the lease holder's own message (same SQS message id) while the lease is live
+ *   is failed back to the queue: if the holder died, the retry takes over once the lease expires.
+ * - The cursor is saved after each page is stored; a retry resumes from it. Re-storing a page
+ *   changes nothing (meetings are applied with the forward-only rule shared with ingestion).
+ * - 429: a short X-RateLimit-Reset is waited out in place; a long one saves the cursor, releases
+ *   the lease and sends a delayed `resume` kick (no receive is spent, so rate limits never push a
+ *   message to the DLQ). Running out of invocation time does the same with no delay.
+ * - Other failures release the lease (keeping the cursor) and fail the message: the queue retries
+ *   it a bounded number of times, then it goes to the DLQ.
+ */
+import { randomUUID } from 'node:crypto';
+import type { CalendlyApiPort, Invitee, ScheduledEvent } from '../calendly/port.js';
+import { isCalendlyError } from '../calendly/port.js';
+import type { Clock, Queue, Sleeper } from '../ports.js';
+import { logger } from '../shared/logger.js';
+import type { SyncRun, SyncStateRecord, SyncStateStore, SyncWindow, SyncWork } from '../store/sync-state.js';
+import type { MeetingUpdate } from './meeting-merge.js';
+import type { SyncMessage, SyncReason } from './sync-messages.js';
+
+const DAY_MS = 86_400_000;
+
+export interface SyncOptions {
+  /** Initial window when the message names none: this far back ... */
+  defaultLookbackMs: number;
+  /** ... to this far ahead. */
+  defaultLookaheadMs: number;
+  pageSize: number;
+  /** Invitee lists fetched at once per page. */
+  inviteeConcurrency: number;
+  /** Lease life; renewed with every saved page. */
+  leaseMs: number;
+  /** A 429 asking to wait at most this long is waited out in place. */
+  maxInlineWaitMs: number;
+  /** Waits in place per page before giving up and deferring. */
+  maxInlineWaitsPerPage: number;
+  /** Stop this long before the invocation deadline, save, and continue in a new message. */
+  deadlineMarginMs: number;
+  /** Pages per invocation before continuing in a new message (tests; Infinity in production). */
+  maxPagesPerInvocation: number;
+}
+
+export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
+  defaultLookbackMs: 30 * DAY_MS,
+  defaultLookaheadMs: 365 * DAY_MS,
+  pageSize: 100,
+  inviteeConcurrency: 8,
+  leaseMs: 120_000,
+  maxInlineWaitMs: 20_000,
+  maxInlineWaitsPerPage: 5,
+  deadlineMarginMs: 30_000,
+  maxPagesPerInvocation: Number.POSITIVE_INFINITY,
+};
+
+/** One change to one meeting, the same shape ingestion produces (flows/meeting-merge.ts). */
+export type SyncMeetingUpdate = MeetingUpdate;
+
+export interface SyncConnectionView {
+  status: string;
+  calendlyUserUri?: string;
+  organizationUri?: string;
+}
+
+export interface SyncDeps {
+  calendly: Pick<CalendlyApiPort, 'listScheduledEventsPage' | 'listEventInvitees'>;
+  /** The single-flight token function (flows/tokens.ts); never a raw stored token. */
+  getAccessToken(userId: string, opts?: { forceRefresh?: boolean; knownBadToken?: string }): Promise<string>;
+  getConnection(userId: string): Promise<SyncConnectionView | undefined>;
+  recordSyncCompleted(userId: string, atMs: number): Promise<void>;
+  /** The meetings store's applyMany (forward-only rule shared with ingestion). */
+  applyMeetings(userId: string, updates: SyncMeetingUpdate[]): Promise<{ applied: number; unchanged: number; requests?: number }>;
+  /** True for the token function's "refresh refused, connection marked" error. */
+  isAuthorizationRequired(e: unknown): boolean;
+  syncState: SyncStateStore;
+  queue: Queue;
+  clock: Clock;
+  sleeper: Sleeper;
+  options?: Partial<SyncOptions>;
+}
+
+export interface SyncContext {
+  /** SQS message id (recognises redeliveries). */
+  messageId: string;
+  /** Epoch ms by which this invocation must have saved and stopped (Lambda deadline). */
+  deadlineMs?: number;
+}
+
+export type SyncOutcome =
+  | 'completed' // every stored run finished, lease released
+  | 'merged' // a sync was running: this window was queued behind it
+  | 'covered' // a sync was running and already holds this message's work
+  | 'duplicate' // this message's work was already completed
+  | 'continued' // out of invocation time: cursor saved, resume kick sent
+  | 'deferred' // long 429: cursor saved, delayed resume kick sent
+  | 'dropped' // the connection cannot be synced (gone, disconnected, authorization required)
+  | 'lease_lost'; // another worker took over (ours expired)
+
+export interface SyncResult {
+  outcome: SyncOutcome;
+  runsCompleted: number;
+  pages: number;
+  events: number;
+  /** Meetings written / left unchanged by this invocation. */
+  applied: number;
+  unchanged: number;
+}
+
+/** Fail this message back to the queue (it is retried later, bounded by the DLQ policy). */
+export class SyncRetryLaterError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+    this.name = 'SyncRetryLaterError';
+  }
+}
+
+class LeaseLostError extends Error {}
+class LongRateLimitError extends Error {
+  constructor(readonly retryAfterMs: number) {
+    super(`rate limited for ${retryAfterMs} ms`);
+  }
+}
+
+/** The window a message asks for, made absolute at acceptance time. */
+export function resolveWindow(msg: Pick<SyncMessage, 'minStartTime' | 'maxStartTime'>, nowMs: number, opts: SyncOptions = DEFAULT_SYNC_OPTIONS): SyncWindow {
+  const min = msg.minStartTime ? Date.parse(msg.minStartTime) : nowMs - opts.defaultLookbackMs;
+  const max = msg.maxStartTime ? Date.parse(msg.maxStartTime) : Math.max(nowMs + opts.defaultLookaheadMs, min + DAY_MS);
+  return { minStartTime: new Date(min).toISOString(), maxStartTime: new Date(max).toISOString() };
+}
+
+const MAX_IDS = 20;
+const uniq = <T>(xs: T[]) => [...new Set(xs)];
+
+/** Union of two windows as their enclosing window (a sync over more is harmless). */
+export function mergeWork(a: SyncWork | undefined, b: SyncWork): SyncWork {
+  if (!a) return b;
+  return {
+    minStartTime: Date.parse(a.minStartTime) <= Date.parse(b.minStartTime) ? a.minStartTime : b.minStartTime,
+    maxStartTime: Date.parse(a.maxStartTime) >= Date.parse(b.maxStartTime) ? a.maxStartTime : b.maxStartTime,
+    reasons: uniq([...a.reasons, ...b.reasons]),
+    messageIds: uniq([...a.messageIds, ...b.messageIds]).slice(-MAX_IDS),
+  };
+}
+
+const newRun = (work: SyncWork, nowMs: number): SyncRun => ({ ...work, pageToken: null, pages: 0, events: 0, startedAt: nowMs });
+
+function releaseLease(s: SyncStateRecord): SyncStateRecord {
+  delete s.leaseOwner;
+  delete s.leaseExpiresAt;
+  delete s.driver;
+  return s;
+}
+
+/** Processes one sync message. Throws (→ the message is retried) only for retryable failures. */
+export async function processSyncMessage(deps: SyncDeps, msg: SyncMessage, ctx: SyncContext): Promise<SyncResult> {
+  const opts = { ...DEFAULT_SYNC_OPTIONS, ...deps.options };
+  const { userId } = msg;
+  const owner = randomUUID();
+  const now = deps.clock.now();
+  const work: SyncWork | undefined = msg.resume
+    ? undefined
+    : { ...resolveWindow(msg, now, opts), reasons: [msg.reason], messageIds: [ctx.messageId] };
+
+  let decision = 'acquired' as 'duplicate' | 'retry' | 'covered' | 'merged' | 'acquired';
+  let retryAfterMs = 0;
+  await deps.syncState.update(userId, (cur) => {
+    const known = !!cur.run?.messageIds.includes(ctx.messageId) || !!cur.pending?.messageIds.includes(ctx.messageId);
+    if (!known && cur.recentMessageIds.includes(ctx.messageId)) {
+      decision = 'duplicate';
+      return null;
+    }
+    const leaseLive = !!cur.leaseOwner && (cur.leaseExpiresAt ?? 0) > now;
+    if (leaseLive) {
+      if (cur.driver === ctx.messageId) {
+        decision = 'retry';
+        retryAfterMs = (cur.leaseExpiresAt ?? now) - now;
+        return null;
+      }
+      if (known || !work) {
+        decision = 'covered';
+        return null;
+      }
+      decision = 'merged';
+      cur.pending = mergeWork(cur.pending, work);
+      return cur;
+    }
+    decision = 'acquired';
+    cur.leaseOwner = owner;
+    cur.leaseExpiresAt = now + opts.leaseMs;
+    cur.driver = ctx.messageId;
+    if (work && !known) {
+      if (cur.run) cur.pending = mergeWork(cur.pending, work);
+      else cur.run = newRun(work, now);
+    }
+    return cur;
+  });
+
+  const empty = { runsCompleted: 0, pages: 0, events: 0, applied: 0, unchanged: 0 };
+  switch (decision) {
+    case 'duplicate':
+    case 'covered':
+    case 'merged':
+      logger.info('sync message absorbed', { userId, outcome: decision, reason: msg.reason });
+      return { outcome: decision, ...empty };
+    case 'retry':
+      throw new SyncRetryLaterError('the sync started by this message is still running', retryAfterMs);
+    case 'acquired':
+      return drive(deps, opts, userId, owner, ctx);
+  }
+}
+
+async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: string, ctx: SyncContext): Promise<SyncResult> {
+  const result: SyncResult = { outcome: 'completed', runsCompleted: 0, pages: 0, events: 0, applied: 0, unchanged: 0 };
+  const guarded = (mutate: (cur: SyncStateRecord) => SyncStateRecord) =>
+    deps.syncState.update(userId, (cur) => {
+      if (cur.leaseOwner !== owner) throw new LeaseLostError('sync lease lost');
+      return mutate(cur);
+    });
+  const renew = (cur: SyncStateRecord) => {
+    cur.leaseExpiresAt = deps.clock.now() + opts.leaseMs;
+    return cur;
+  };
+
+  /** Stop here, keep the cursor, and let a resume kick (possibly delayed) carry on. */
+  const handOff = async (outcome: 'continued' | 'deferred', delayMs: number, reason: SyncReason) => {
+    await guarded(releaseLease);
+    // Sent after the release, so the kick can never find our lease and be absorbed by it.
+    await deps.queue.send('sync', [{ userId, reason, resume: true }], {
+      delaySeconds: Math.min(900, Math.max(0, Math.ceil(delayMs / 1000))),
+    });
+    logger.info('sync handed off', { userId, outcome, delayMs, pages: result.pages });
+    return { ...result, outcome };
+  };
+
+  const dropAll = async (why: string) => {
+    await guarded((cur) => {
+      delete cur.run;
+      delete cur.pending;
+      cur.lastError = why;
+      return releaseLease(cur);
+    });
+    logger.warn('sync dropped', { userId, why });
+    return { ...result, outcome: 'dropped' as const };
+  };
+
+  try {
+    let state = await guarded(renew);
+    for (;;) {
+      if (!state.run) {
+        let released = false;
+        state = await guarded((cur) => {
+          if (cur.run) return renew(cur);
+          if (cur.pending) {
+            cur.run = newRun(cur.pending, deps.clock.now());
+            delete cur.pending;
+            return renew(cur);
+          }
+          released = true;
+          return releaseLease(cur);
+        });
+        if (released) return result;
+        continue;
+      }
+      const run = state.run;
+
+      if (
+        result.pages >= opts.maxPagesPerInvocation ||
+        (ctx.deadlineMs !== undefined && deps.clock.now() > ctx.deadlineMs - opts.deadlineMarginMs)
+      ) {
+        return await handOff('continued', 0, run.reasons[0] ?? 'manual');
+      }
+
+      const conn = await deps.getConnection(userId);
+      if (!conn || conn.status !== 'connected' || !conn.calendlyUserUri) {
+        return await dropAll(conn ? `connection is ${conn.status}` : 'no connection');
+      }
+
+      let page: { events: number; nextPageToken: string | null; applied: number; unchanged: number };
+      try {
+        page = await syncPage(deps, opts, userId, conn, run);
+      } catch (e) {
+        if (e instanceof LongRateLimitError) return await handOff('deferred', e.retryAfterMs, run.reasons[0] ?? 'manual');
+        if (deps.isAuthorizationRequired(e)) return await dropAll('authorization required');
+        if (isCalendlyError(e, 'forbidden')) return await dropAll(`calendly refused the listing: ${e.message}`);
+        throw e;
+      }
+      result.pages += 1;
+      result.events += page.events;
+      result.applied += page.applied;
+      result.unchanged += page.unchanged;
+
+      let completedAt: number | undefined;
+      state = await guarded((cur) => {
+        const r = cur.run;
+        // Only the lease holder changes `run`, so it is the one we paged; check anyway.
+        if (!r || r.startedAt !== run.startedAt || r.pageToken !== run.pageToken) throw new LeaseLostError('sync run changed under us');
+        completedAt = undefined;
+        if (page.nextPageToken === null) {
+          completedAt = deps.clock.now();
+          cur.recentMessageIds = uniq([...cur.recentMessageIds, ...r.messageIds]).slice(-MAX_IDS);
+          cur.runsCompleted += 1;
+          cur.eventsSynced += r.events + page.events;
+          cur.lastCompletedAt = completedAt;
+          delete cur.lastError;
+          delete cur.run;
+        } else {
+          r.pageToken = page.nextPageToken;
+          r.pages += 1;
+          r.events += page.events;
+        }
+        return renew(cur);
+      });
+      if (completedAt !== undefined) {
+        result.runsCompleted += 1;
+        await deps.recordSyncCompleted(userId, completedAt);
+        logger.info('sync run completed', { userId, reasons: run.reasons, pages: run.pages + 1, events: run.events + page.events });
+      }
+    }
+  } catch (e) {
+    if (e instanceof LeaseLostError) {
+      logger.warn('sync lease lost; another worker carries on', { userId });
+      return { ...result, outcome: 'lease_lost' };
+    }
+    // Keep the cursor, free the lease so the retry (or any other message) can resume at once.
+    const why = e instanceof Error ? e.message : String(e);
+    await guarded((cur) => {
+      cur.lastError = why;
+      return releaseLease(cur);
+    }).catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * A valid token for the length of one page: the token function's, with at most one forced
+ * refresh (knownBadToken) when Calendly answers 401; concurrent 401s share that refresh.
+ */
+class TokenSession {
+  private token: Promise<string>;
+  private refreshed = false;
+  constructor(
+    private readonly deps: SyncDeps,
+    private readonly userId: string,
+  ) {
+    this.token = deps.getAccessToken(userId);
+  }
+  current() {
+    return this.token;
+  }
+  async onUnauthorized(badToken: string): Promise<string> {
+    const cur = await this.token;
+    if (cur !== badToken) return cur;
+    if (this.refreshed) throw new Error('Calendly refused a freshly refreshed token');
+    this.refreshed = true;
+    this.token = this.deps.getAccessToken(this.userId, { knownBadToken: badToken });
+    return this.token;
+  }
+}
+
+async function callCalendly<T>(
+  deps: SyncDeps,
+  opts: SyncOptions,
+  session: TokenSession,
+  budget: { waits: number },
+  fn: (token: string) => Promise<T>,
+): Promise<T> {
+  let token = await session.current();
+  for (;;) {
+    try {
+      return await fn(token);
+    } catch (e) {
+      if (isCalendlyError(e, 'unauthenticated')) {
+        token = await session.onUnauthorized(token);
+        continue;
+      }
+      if (isCalendlyError(e, 'rate_limited')) {
+        const waitMs = e.retryAfterMs ?? 60_000;
+        if (waitMs <= opts.maxInlineWaitMs && budget.waits < opts.maxInlineWaitsPerPage) {
+          budget.waits += 1;
+          logger.info('sync rate limited; waiting', { waitMs });
+          await deps.sleeper.sleep(waitMs);
+          continue;
+        }
+        throw new LongRateLimitError(waitMs);
+      }
+      throw e;
+    }
+  }
+}
+
+/** Fetches one page of events and their invitees, stores them, answers the next cursor. */
+async function syncPage(deps: SyncDeps, opts: SyncOptions, userId: string, conn: SyncConnectionView, run: SyncRun) {
+  const session = new TokenSession(deps, userId);
+  const budget = { waits: 0 };
+  const page = await callCalendly(deps, opts, session, budget, (token) =>
+    deps.calendly.listScheduledEventsPage(token, {
+      user: conn.calendlyUserUri as string,
+      organization: conn.organizationUri,
+      minStartTime: run.minStartTime,
+      maxStartTime: run.maxStartTime,
+      count: opts.pageSize,
+      sort: 'start_time:asc',
+      ...(run.pageToken ? { pageToken: run.pageToken } : {}),
+    }),
+  );
+
+  const inviteesByEvent = new Array<Invitee[]>(page.items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < page.items.length) {
+      const i = next++;
+      const event = page.items[i] as ScheduledEvent;
+      inviteesByEvent[i] = await callCalendly(deps, opts, session, budget, async (token) => {
+        const out: Invitee[] = [];
+        for await (const inv of deps.calendly.listEventInvitees(token, event.uri)) out.push(inv);
+        return out;
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.inviteeConcurrency, page.items.length) }, worker));
+
+  const observedAt = new Date(deps.clock.now()).toISOString();
+  const updates: SyncMeetingUpdate[] = [];
+  page.items.forEach((event, i) => {
+    updates.push({ eventUri: event.uri, event, observedAt });
+    for (const invitee of inviteesByEvent[i] ?? []) updates.push({ eventUri: event.uri, invitee, observedAt });
+  });
+  const stored = updates.length ? await deps.applyMeetings(userId, updates) : { applied: 0, unchanged: 0 };
+  return { events: page.items.length, nextPageToken: page.nextPageToken, applied: stored.applied, unchanged: stored.unchanged };
+}

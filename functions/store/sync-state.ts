@@ -1,0 +1,121 @@
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SyncReason } from '../flows/sync-messages.js';
+
+/**
+ * One item per connection (pk userId): the sync lease, the run in progress with its page cursor,
+ * the work queued behind it, and counters. The whole item is rewritten on every change with a
+ * single conditional Put guarded by `version` (compare-and-set), so concurrent workers never
+ * lose each other's updates and no transaction is needed.
+ *
+ * Layout: { userId (pk), version N, leaseOwner?, leaseExpiresAt? (epoch ms), driver? (SQS message
+ *   id of the lease holder), run?: {minStartTime, maxStartTime, pageToken|null, pages, events,
+ *   reasons[], messageIds[], startedAt}, pending?: {minStartTime, maxStartTime, reasons[],
+ *   messageIds[]}, recentMessageIds[] (completed, last 20), runsCompleted, eventsSynced,
+ *   lastCompletedAt?, lastError?, updatedAt }
+ */
+
+export interface SyncWindow {
+  /** ISO-8601 UTC, inclusive lower bound on the meeting start time. */
+  minStartTime: string;
+  /** ISO-8601 UTC, exclusive upper bound on the meeting start time. */
+  maxStartTime: string;
+}
+
+export interface SyncWork extends SyncWindow {
+  reasons: SyncReason[];
+  /** The queue messages whose work this is (bounded), to recognise redeliveries. */
+  messageIds: string[];
+}
+
+export interface SyncRun extends SyncWork {
+  /** Calendly page token of the next page to fetch; null = start from the first page. */
+  pageToken: string | null;
+  pages: number;
+  events: number;
+  startedAt: number;
+}
+
+export interface SyncStateRecord {
+  userId: string;
+  /** 0 for an item that does not exist yet. */
+  version: number;
+  leaseOwner?: string;
+  leaseExpiresAt?: number;
+  driver?: string;
+  run?: SyncRun;
+  pending?: SyncWork;
+  recentMessageIds: string[];
+  runsCompleted: number;
+  eventsSynced: number;
+  lastCompletedAt?: number;
+  lastError?: string;
+}
+
+export class SyncStateConflictError extends Error {
+  constructor(userId: string) {
+    super(`sync state of ${userId} kept changing under us`);
+    this.name = 'SyncStateConflictError';
+  }
+}
+
+export interface SyncStateStore {
+  get(userId: string): Promise<SyncStateRecord>;
+  /**
+   * Read-modify-write with a version guard, retried on a lost race. `mutate` gets the current
+   * state (version 0 when absent) and answers the next state, or null to write nothing; it may
+   * throw to abort. Answers the state as stored (or as read, when nothing was written).
+   */
+  update(userId: string, mutate: (current: SyncStateRecord) => SyncStateRecord | null): Promise<SyncStateRecord>;
+}
+
+const MAX_ATTEMPTS = 25;
+
+export const emptySyncState = (userId: string): SyncStateRecord => ({
+  userId,
+  version: 0,
+  recentMessageIds: [],
+  runsCompleted: 0,
+  eventsSynced: 0,
+});
+
+function fromItem(userId: string, item: Record<string, unknown> | undefined): SyncStateRecord {
+  if (!item) return emptySyncState(userId);
+  return {
+    ...emptySyncState(userId),
+    ...(item as Partial<SyncStateRecord>),
+    userId,
+    version: Number(item.version ?? 0),
+  };
+}
+
+export function createSyncStateStore(doc: DynamoDBDocumentClient, tableName: string, clock: { now(): number } = Date): SyncStateStore {
+  const get = async (userId: string) => {
+    const out = await doc.send(new GetCommand({ TableName: tableName, Key: { userId }, ConsistentRead: true }));
+    return fromItem(userId, out.Item);
+  };
+  return {
+    get,
+    async update(userId, mutate) {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const current = await get(userId);
+        const next = mutate(structuredClone(current));
+        if (!next) return current;
+        const stored: SyncStateRecord = { ...next, userId, version: current.version + 1 };
+        try {
+          await doc.send(
+            new PutCommand({
+              TableName: tableName,
+              Item: { ...stored, updatedAt: new Date(clock.now()).toISOString() },
+              ConditionExpression: current.version === 0 ? 'attribute_not_exists(userId)' : 'version = :v',
+              ExpressionAttributeValues: current.version === 0 ? undefined : { ':v': current.version },
+            }),
+          );
+          return stored;
+        } catch (e) {
+          if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
+        }
+      }
+      throw new SyncStateConflictError(userId);
+    },
+  };
+}
