@@ -1,0 +1,285 @@
+/**
+ * The Calendly connector on AWS, laid out like the architecture diagram in the design:
+ *
+ *   HTTP API (JWT) ──► connections / meetings / oauth-callback / webhook / ping ──► DynamoDB
+ *                                   │
+ *                                   └──► SQS sync queue ──► sync-worker
+ *   EventBridge Scheduler ──► health-scheduler ──► SQS health queue ──► health-worker
+ *
+ * plus the app secret, alarms and the outputs to register at Calendly.
+ */
+import { CfnElement, CfnOutput, CfnParameter, Duration, Fn, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { ScheduleExpression, Schedule, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import type { QueueName } from '../functions/ports.js';
+import type { HandlerName } from '../functions/routes.js';
+import { TABLES, type TableKey } from '../functions/store/tables.js';
+import { ALL_LAMBDAS, type LambdaName } from './bundling.js';
+import { ConnectorApi } from './constructs/connector-api.js';
+import { DataTables } from './constructs/data-tables.js';
+import { HandlerFunction } from './constructs/handler-function.js';
+import { Monitoring } from './constructs/monitoring.js';
+import { DeadLetterQueue, WorkQueue } from './constructs/work-queue.js';
+import { ACCESS } from './permissions.js';
+
+export const SERVICE_NAME = 'calendly-connector';
+export const METRICS_NAMESPACE = 'CalendlyConnector';
+/** Custom metrics the handlers emit (EMF, namespace METRICS_NAMESPACE, dimension service=SERVICE_NAME). */
+export const CUSTOM_METRICS = {
+  parkedWebhooks: 'ParkedWebhooks',
+  connectionsAuthorizationRequired: 'ConnectionsAuthorizationRequired',
+} as const;
+
+/** Memory and timeout per Lambda. HTTP handlers stay under API Gateway's 30 s integration limit. */
+export const FUNCTION_SETTINGS: Record<LambdaName, { memorySize: number; timeout: Duration; description: string }> = {
+  // Reconnect may wait for a running reconnect's lease, then make a few Calendly calls.
+  connections: { memorySize: 512, timeout: Duration.seconds(25), description: 'Connect, reconnect, disconnect and status of the caller\'s Calendly connection' },
+  meetings: { memorySize: 512, timeout: Duration.seconds(10), description: 'The caller\'s meetings by start time' },
+  // Code exchange, /users/me and the webhook step.
+  'oauth-callback': { memorySize: 512, timeout: Duration.seconds(25), description: 'OAuth callback from Calendly' },
+  // Calendly stops reading after 15 s; answer well before that.
+  webhook: { memorySize: 512, timeout: Duration.seconds(10), description: 'Calendly webhook ingest into meetings' },
+  ping: { memorySize: 256, timeout: Duration.seconds(3), description: 'Liveness probe' },
+  // One connection per invocation; a 429 may wait out Calendly's one-minute window.
+  'sync-worker': { memorySize: 512, timeout: Duration.seconds(120), description: 'Pages Calendly scheduled events into meetings' },
+  'health-scheduler': { memorySize: 512, timeout: Duration.seconds(60), description: 'Fans out due connections to the health queue' },
+  'health-worker': { memorySize: 512, timeout: Duration.seconds(90), description: 'Refreshes tokens and repairs webhooks' },
+};
+
+/** Visibility ≥ 6x the consumer's timeout, so a message is never redelivered while it is still being worked on. */
+const VISIBILITY_FACTOR = 6;
+/** Tries before a message lands in the DLQ: enough to ride out a Calendly outage of a few minutes or a rate-limit window. */
+const MAX_RECEIVE_COUNT = 5;
+
+const contextString = (scope: Construct, key: string): string | undefined => {
+  const v: unknown = scope.node.tryGetContext(key);
+  return v === undefined || v === null || v === '' ? undefined : String(v);
+};
+const contextList = (scope: Construct, key: string): string[] =>
+  (contextString(scope, key) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+
+export class CalendlyConnectorStack extends Stack {
+  readonly tables: DataTables;
+  readonly functions: Record<LambdaName, HandlerFunction>;
+  readonly queues: Record<QueueName, WorkQueue>;
+  readonly api: ConnectorApi;
+  readonly appSecret: Secret;
+
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, props);
+
+    // ---- Deploy-time parameters (one synthesized template, many environments). A context value
+    // of the same name, when given, becomes the parameter's default.
+    const jwtIssuer = new CfnParameter(this, 'JwtIssuer', {
+      type: 'String',
+      description: 'Issuer (iss) of the JWTs your app sends, e.g. https://cognito-idp.<region>.amazonaws.com/<pool-id> or https://<tenant>.auth0.com/',
+      allowedPattern: '^https://.+',
+      default: contextString(this, 'jwtIssuer'),
+    });
+    const jwtAudience = new CfnParameter(this, 'JwtAudience', {
+      type: 'CommaDelimitedList',
+      description: 'Accepted audiences (aud, or client_id for Cognito access tokens), comma-separated',
+      default: contextString(this, 'jwtAudience'),
+    });
+    const appRedirectUrl = new CfnParameter(this, 'AppRedirectUrl', {
+      type: 'String',
+      description: 'Where the OAuth callback sends the browser afterwards (?calendly=connected|error)',
+      allowedPattern: '^https?://.+',
+      default: contextString(this, 'appRedirectUrl'),
+    });
+
+    // ---- Synth-time settings (context): they change the template's shape or are rarely changed.
+    const jwtScopes = contextList(this, 'jwtScopes');
+    const logLevel = contextString(this, 'logLevel') ?? 'INFO';
+    const healthCheckMinutes = Number(contextString(this, 'healthCheckMinutes') ?? 15);
+    if (!Number.isInteger(healthCheckMinutes) || healthCheckMinutes < 1) throw new Error('context healthCheckMinutes must be a positive integer');
+    const logRetention = RetentionDays.ONE_MONTH;
+
+    // ---- Data
+    this.tables = new DataTables(this, 'Tables');
+
+    // ---- App secret. The token encryption key lives in this secret (not a KMS key used for
+    // envelope encryption): tokens are sealed with AES-256-GCM by functions/shared/crypto.ts
+    // with the user id as AAD, the key is fetched once per container (cached), so no KMS call
+    // sits in the path of every token read/refresh (latency, per-request cost, KMS quotas); and
+    // the local runtime runs the very same code with a key from its environment. The secret is
+    // itself encrypted by KMS (aws/secretsmanager) and readable only by the functions that need it.
+    // The key is generated at deploy time and never leaves AWS: 43 characters of [A-Za-z0-9] are
+    // valid unpadded base64 of 32 bytes (~254 bits of entropy). Retained, because it is the only
+    // way to read the tokens in the retained tables.
+    this.appSecret = new Secret(this, 'AppSecret', {
+      description: 'Calendly connector: {clientId, clientSecret, webhookSigningKey} from the Calendly OAuth app, plus the generated tokenEncryptionKey (keep it)',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ clientId: '', clientSecret: '', webhookSigningKey: '' }),
+        generateStringKey: 'tokenEncryptionKey',
+        passwordLength: 43,
+        excludePunctuation: true,
+        includeSpace: false,
+      },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.appSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'No automatic rotation: the Calendly client id/secret and the app webhook signing key are issued in the Calendly developer portal and cannot be rotated by a Lambda; rotating the token encryption key requires re-sealing every stored token, which is a planned manual operation, not a schedule.',
+    });
+
+    // ---- Queues
+    const queueFor = (name: QueueName, consumer: LambdaName) =>
+      new WorkQueue(this, name === 'sync' ? 'SyncQueue' : 'HealthQueue', {
+        visibilityTimeout: Duration.seconds(FUNCTION_SETTINGS[consumer].timeout.toSeconds() * VISIBILITY_FACTOR),
+        maxReceiveCount: MAX_RECEIVE_COUNT,
+      });
+    this.queues = { sync: queueFor('sync', 'sync-worker'), health: queueFor('health', 'health-worker') };
+
+    // ---- API (created before the functions: its URL is their PUBLIC_BASE_URL)
+    this.api = new ConnectorApi(this, 'Api', {
+      jwtIssuer: jwtIssuer.valueAsString,
+      jwtAudience: jwtAudience.valueAsList,
+      jwtScopes,
+      // Per-account defaults are 10k rps; these keep one noisy client (or a webhook storm) from
+      // eating the account's Lambda concurrency. Raise with traffic.
+      throttle: { rateLimit: 50, burstLimit: 100 },
+      logRetention,
+    });
+    const publicBaseUrl = contextString(this, 'publicBaseUrl') ?? this.api.endpoint;
+
+    // ---- Functions: environment and grants both follow lib/permissions.ts
+    const commonEnv: Record<string, string> = {
+      POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+      POWERTOOLS_LOG_LEVEL: logLevel,
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      PUBLIC_BASE_URL: publicBaseUrl,
+      APP_REDIRECT_URL: appRedirectUrl.valueAsString,
+      CALENDLY_AUTH_URL: contextString(this, 'calendlyAuthUrl') ?? 'https://auth.calendly.com',
+      CALENDLY_API_URL: contextString(this, 'calendlyApiUrl') ?? 'https://api.calendly.com',
+      WEBHOOK_TOLERANCE_SECONDS: contextString(this, 'webhookToleranceSeconds') ?? '180',
+    };
+    const queueUrlEnv: Record<QueueName, string> = { sync: 'SYNC_QUEUE_URL', health: 'HEALTH_QUEUE_URL' };
+
+    const functions = {} as Record<LambdaName, HandlerFunction>;
+    for (const name of ALL_LAMBDAS) {
+      const access = ACCESS[name];
+      const env: Record<string, string> = { ...commonEnv };
+      for (const key of Object.keys(access.tables) as TableKey[]) env[TABLES[key].envVar] = this.tables.byKey[key].tableName;
+      for (const q of access.sends) env[queueUrlEnv[q]] = this.queues[q].queue.queueUrl;
+      if (access.secret) env.APP_SECRET_ARN = this.appSecret.secretArn;
+
+      const hf = new HandlerFunction(this, `Fn-${name}`, { name, ...FUNCTION_SETTINGS[name], environment: env, logRetention });
+      for (const [key, mode] of Object.entries(access.tables) as [TableKey, string][]) {
+        const table = this.tables.byKey[key];
+        if (mode === 'read') table.grantReadData(hf.fn);
+        else if (mode === 'write') table.grantWriteData(hf.fn);
+        else table.grantReadWriteData(hf.fn);
+      }
+      for (const q of access.sends) this.queues[q].queue.grantSendMessages(hf.fn);
+      if (access.secret) this.appSecret.grantRead(hf.fn);
+      this.acknowledgeIndexGrants(hf, Object.keys(access.tables) as TableKey[]);
+      functions[name] = hf;
+    }
+    this.functions = functions;
+
+    // ---- Queue consumers. Calendly's rate limits are per user (50 req/min on Free, 500 on paid,
+    // and 8 token requests/user/min), and each message is one connection, so workers running in
+    // parallel spend different users' budgets and do not add up against one limit. What could
+    // exceed a user's limit is two workers on the same user at once (a duplicate message, or a
+    // redelivery while the first run is still going); the sync lease (syncState) and the token
+    // refresh lease (connections) serialise those in code, because an event source cannot
+    // partition by user. maxConcurrency then bounds the rest: the total load our single OAuth
+    // app puts on Calendly, and how many Lambdas a backlog (say, a mass reconnect after a deploy)
+    // can fan out into, most of which would only wait on those leases. batchSize 1 on sync: one
+    // user's 429 back-off (up to the 60 s window) holds only that user's message.
+    const consumerSettings: Record<QueueName, { batchSize: number; maxConcurrency: number }> = {
+      sync: { batchSize: 1, maxConcurrency: 5 },
+      health: { batchSize: 5, maxConcurrency: 5 },
+    };
+    for (const name of ALL_LAMBDAS) {
+      const q = ACCESS[name].consumes;
+      if (!q) continue;
+      functions[name].fn.addEventSource(
+        new SqsEventSource(this.queues[q].queue, { ...consumerSettings[q], reportBatchItemFailures: true }),
+      );
+    }
+
+    // ---- Routes (after the functions; only routes/integrations depend on them)
+    const httpFunctions = {} as Record<HandlerName, HandlerFunction['fn']>;
+    for (const name of ['connections', 'meetings', 'oauth-callback', 'webhook', 'ping'] as const) httpFunctions[name] = functions[name].fn;
+    this.api.connect(httpFunctions);
+
+    // ---- Health check schedule: EventBridge Scheduler (not an Events rule) invokes the
+    // scheduler Lambda; its role may invoke that one function only.
+    const schedulerDlq = new DeadLetterQueue(this, 'HealthScheduleDlq').queue;
+    const scheduleRole = new Role(this, 'HealthScheduleRole', {
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': this.account } } }),
+      description: 'EventBridge Scheduler: invoke the health-scheduler function, dead-letter to its DLQ',
+    });
+    const healthSchedulerFn = functions['health-scheduler'].fn;
+    const schedule = new Schedule(this, 'HealthSchedule', {
+      description: 'Health-check tick: fans out due connections to the health queue',
+      schedule: ScheduleExpression.rate(Duration.minutes(healthCheckMinutes)),
+      target: new LambdaInvoke(healthSchedulerFn, {
+        role: scheduleRole,
+        input: ScheduleTargetInput.fromObject({ kind: 'health-tick' }),
+        retryAttempts: 3,
+        // A tick older than one period is superseded by the next one.
+        maxEventAge: Duration.minutes(Math.max(1, healthCheckMinutes)),
+        deadLetterQueue: schedulerDlq,
+      }),
+    });
+
+    Validations.of(scheduleRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${this.logicalIdOf(healthSchedulerFn.node.defaultChild as CfnElement)}.Arn>:*]`,
+      reason: 'Generated by the LambdaInvoke target grant: invoke the health-scheduler function and its versions/aliases (`<arn>:*`), that one function only.',
+    });
+
+    // ---- Alarms
+    new Monitoring(this, 'Monitoring', {
+      deadLetterQueues: { SyncDlq: this.queues.sync.deadLetterQueue, HealthDlq: this.queues.health.deadLetterQueue, HealthScheduleDlq: schedulerDlq },
+      functions: Object.fromEntries(ALL_LAMBDAS.map((n) => [n, functions[n].fn])),
+      metricsNamespace: METRICS_NAMESPACE,
+      serviceName: SERVICE_NAME,
+      customMetrics: CUSTOM_METRICS,
+      alarmTopicArn: contextString(this, 'alarmTopicArn'),
+    });
+
+    // ---- Outputs: what to register in the Calendly OAuth app and where to put its secrets
+    const base = publicBaseUrl.endsWith('/') ? publicBaseUrl.slice(0, -1) : publicBaseUrl;
+    new CfnOutput(this, 'ApiUrl', { value: base, description: 'Base URL of the HTTP API' });
+    new CfnOutput(this, 'OAuthRedirectUri', {
+      value: Fn.join('', [base, '/oauth/calendly/callback']),
+      description: 'Redirect URI to register in the Calendly OAuth app',
+    });
+    new CfnOutput(this, 'WebhookBaseUrl', {
+      value: Fn.join('', [base, '/webhooks/calendly/']),
+      description: 'Webhook callback base; the service creates one user-scoped subscription per connection under it',
+    });
+    new CfnOutput(this, 'AppSecretArn', {
+      value: this.appSecret.secretArn,
+      description: 'Fill clientId, clientSecret and webhookSigningKey here (keep tokenEncryptionKey)',
+    });
+    new CfnOutput(this, 'HealthScheduleName', { value: schedule.scheduleName });
+  }
+
+  private logicalIdOf(element: CfnElement): string {
+    return this.resolve(this.getLogicalId(element)) as string;
+  }
+
+  /**
+   * Table grants (TableV2.grant*Data) cover the table's indexes as `<table arn>/index/*`:
+   * the only wildcard in the stack, generated by the grant, scoped to that one table's indexes.
+   */
+  private acknowledgeIndexGrants(hf: HandlerFunction, keys: readonly TableKey[]): void {
+    for (const key of keys) {
+      if (TABLES[key].indexes.length === 0) continue;
+      const table = this.tables.byKey[key];
+      Validations.of(hf.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${this.logicalIdOf(table.node.defaultChild as CfnElement)}.Arn>/index/*]`,
+        reason: `Generated by the ${TABLES[key].id} table grant: queries on that table's own GSIs (${TABLES[key].indexes.map((i) => i.indexName).join(', ')}), no other table.`,
+      });
+    }
+  }
+}
