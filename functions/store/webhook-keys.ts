@@ -25,6 +25,12 @@ export interface WebhookKeyStore {
   create(rec: { hookKey: string; userId: string; signingKey: string; now: number }): Promise<void>;
   get(hookKey: string): Promise<HookKeyRecord | undefined>;
   setState(hookKey: string, state: HookKeyState, now: number): Promise<void>;
+  /**
+   * Moves the user's key to `state` (active or retired). Conditional on the key belonging to
+   * `userId` (a hook key read off a callback URL can never touch another user's key) and on it
+   * not being retired already (a retired key never comes back). False when nothing changed.
+   */
+  setStateForUser(hookKey: string, userId: string, state: 'active' | 'retired', now: number): Promise<boolean>;
 }
 
 export function createWebhookKeyStore(doc: DynamoDBDocumentClient, tableName: string, box: SecretBox): WebhookKeyStore {
@@ -62,6 +68,24 @@ export function createWebhookKeyStore(doc: DynamoDBDocumentClient, tableName: st
           ExpressionAttributeValues: { ':s': state, ':u': new Date(now).toISOString() },
         }),
       );
+    },
+    async setStateForUser(hookKey, userId, state, now) {
+      try {
+        await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { hookKey },
+            UpdateExpression: 'SET #s = :s, updatedAt = :u',
+            ConditionExpression: 'userId = :user AND #s <> :retired',
+            ExpressionAttributeNames: { '#s': 'state' },
+            ExpressionAttributeValues: { ':s': state, ':u': new Date(now).toISOString(), ':user': userId, ':retired': 'retired' },
+          }),
+        );
+        return true;
+      } catch (e) {
+        if (e instanceof Error && e.name === 'ConditionalCheckFailedException') return false;
+        throw e;
+      }
     },
   };
 }

@@ -1,0 +1,67 @@
+import { AppError } from '../shared/errors.js';
+import type { Connection } from '../store/connections.js';
+import { tuningOf, type TokenDeps } from './connection-deps.js';
+
+/**
+ * The connection lease: one flow at a time changes a connection (connect's finish, reconnect,
+ * disconnect, pending cleanup). It is an owner token + expiry on the connection item, taken
+ * with a conditional write and released only by its owner (finishRun / markDisconnected are
+ * conditional on leaseOwner = me), so a flow that outlived its lease can never release or
+ * overwrite the next holder's work. A holder that dies leaves a lease that expires by itself.
+ *
+ * A flow that finds the lease taken waits (bounded, with backoff). When the holder it waited for
+ * finishes, its `lastRun` (owner + outcome) is on the item; `shareResult` decides whether the
+ * waiter answers with that result (ten Reconnect clicks = one piece of work) or runs itself.
+ */
+export type LeaseOutcome =
+  | { kind: 'taken'; conn: Connection }
+  | { kind: 'missing' }
+  | { kind: 'shared'; conn: Connection; run: NonNullable<Connection['lastRun']> };
+
+export async function acquireLease(
+  deps: Pick<TokenDeps, 'connections' | 'clock' | 'sleeper' | 'tuning'>,
+  userId: string,
+  owner: string,
+  shareResult: (run: NonNullable<Connection['lastRun']>) => boolean,
+): Promise<LeaseOutcome> {
+  const t = tuningOf(deps);
+  const waitedFor = new Set<string>();
+  let waited = 0;
+  let delay = t.pollInitialMs;
+  const sharedRun = (conn: Connection) => {
+    const run = conn.lastRun;
+    if (run && waitedFor.has(run.owner) && conn.lease?.owner !== run.owner && shareResult(run)) return run;
+    return undefined;
+  };
+  for (;;) {
+    const attempt = await deps.connections.tryTakeLease(userId, owner, deps.clock.now(), t.leaseMs);
+    if (attempt.taken) {
+      const conn = await deps.connections.get(userId);
+      if (!conn) return { kind: 'missing' };
+      // The holder we waited for may have finished between our last look and our take: answer
+      // its result rather than doing the same work again.
+      const run = sharedRun(conn);
+      if (run) {
+        await deps.connections.releaseLease(userId, owner);
+        return { kind: 'shared', conn: { ...conn, lease: undefined }, run };
+      }
+      return { kind: 'taken', conn };
+    }
+    const conn = attempt.current;
+    if (!conn) return { kind: 'missing' };
+    const run = sharedRun(conn);
+    if (run) return { kind: 'shared', conn, run };
+    if (conn.lease) waitedFor.add(conn.lease.owner);
+    if (waited >= t.leaseWaitMs) {
+      throw new AppError(409, 'connection_busy', 'Another change to this Calendly connection is still running; try again shortly.');
+    }
+    await deps.sleeper.sleep(delay);
+    waited += delay;
+    delay = Math.min(delay * 2, t.pollMaxMs);
+    // Look before trying to take: the holder we waited for may have finished with a result to share.
+    const seen = await deps.connections.get(userId);
+    if (!seen) return { kind: 'missing' };
+    const after = sharedRun(seen);
+    if (after) return { kind: 'shared', conn: seen, run: after };
+  }
+}

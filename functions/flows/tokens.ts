@@ -1,0 +1,165 @@
+import { isCalendlyError } from '../calendly/port.js';
+import { randomToken } from '../shared/crypto.js';
+import { AppError } from '../shared/errors.js';
+import { logger } from '../shared/logger.js';
+import type { Connection, ConnectionStore, StoredTokens } from '../store/connections.js';
+import { tuningOf, type TokenDeps } from './connection-deps.js';
+
+/**
+ * The one function that hands out access tokens, everywhere in the service (reconnect, health
+ * checks, syncs, disconnect cleanup).
+ *
+ * Why it is built this way: Calendly's refresh tokens are single-use and rotate. Two Lambdas
+ * refreshing the same connection at once means one of them presents a spent token and gets
+ * invalid_grant, which looks exactly like a revoked grant. So:
+ *  - In one process, callers share one in-flight refresh per connection (a Map of promises
+ *    per store instance).
+ *  - Across processes, only the holder of the refresh lease (an owner token + expiry on the
+ *    connection item, taken with a conditional write, released only by its owner) refreshes.
+ *    After taking it, the holder re-reads: a pair refreshed meanwhile is used, not refreshed
+ *    again. Others poll with backoff (bounded) and re-read.
+ *  - The rotated pair is persisted with a conditional write on tokenVersion before anyone uses
+ *    it, so a pair can never be overwritten by an older one.
+ *
+ * Crashes: if the refresh call reaches Calendly but its answer is lost (timeout, Lambda killed
+ * before the write), the stored refresh token is already spent and the new pair is gone.
+ * There is no way back from that: the next refresh gets invalid_grant and the connection
+ * becomes authorization_required (the user reconnects through OAuth). The lease keeps this to
+ * one refresh per connection at a time; it cannot undo a lost answer.
+ */
+
+export class AuthorizationRequiredError extends AppError {
+  constructor(message = 'Calendly no longer accepts this connection; the user must authorize again.') {
+    super(409, 'authorization_required', message);
+    this.name = 'AuthorizationRequiredError';
+  }
+}
+
+export const notConnected = () => new AppError(404, 'not_connected', 'There is no active Calendly connection for this user.');
+
+export interface TokenOptions {
+  /** Refresh even if the stored token is not near expiry (unless it changed since it was read). */
+  forceRefresh?: boolean;
+  /** The token a caller just saw refused (401): refresh unless the stored token is already another. */
+  knownBadToken?: string;
+}
+
+interface InternalOptions extends TokenOptions {
+  /** Disconnect cleanup may use the tokens of a connection that is disconnected with cleanup pending. */
+  allowCleanup?: boolean;
+}
+
+const inflight = new WeakMap<ConnectionStore, Map<string, Promise<string>>>();
+
+export async function getAccessToken(deps: TokenDeps, userId: string, opts: TokenOptions = {}): Promise<string> {
+  return obtainAccessToken(deps, userId, opts);
+}
+
+/** getAccessToken plus the cleanup permission; used by disconnect's cleanup only. */
+export async function obtainAccessToken(deps: TokenDeps, userId: string, opts: InternalOptions = {}): Promise<string> {
+  const t = tuningOf(deps);
+  const read = await deps.connections.getWithTokens(userId);
+  const tokens = usableTokens(read, opts.allowCleanup ?? false);
+  const needsRefresh =
+    opts.forceRefresh === true ||
+    (opts.knownBadToken !== undefined && opts.knownBadToken === tokens.accessToken) ||
+    tokens.expiresAt - deps.clock.now() <= t.refreshAheadMs;
+  if (!needsRefresh) return tokens.accessToken;
+
+  let perStore = inflight.get(deps.connections);
+  if (!perStore) {
+    perStore = new Map();
+    inflight.set(deps.connections, perStore);
+  }
+  const key = `${userId}#${opts.allowCleanup ? 'cleanup' : 'normal'}`;
+  const running = perStore.get(key);
+  if (running) return running;
+  const p = refreshOnce(deps, userId, tokens.tokenVersion, opts.allowCleanup ?? false).finally(() => perStore.delete(key));
+  perStore.set(key, p);
+  return p;
+}
+
+function usableTokens(read: { conn: Connection; tokens?: StoredTokens } | undefined, allowCleanup: boolean): StoredTokens {
+  if (!read) throw notConnected();
+  const { conn, tokens } = read;
+  if (conn.status === 'authorization_required') throw new AuthorizationRequiredError();
+  if (conn.status === 'disconnected' && !(allowCleanup && conn.cleanupPending)) throw notConnected();
+  if (!tokens) throw new AuthorizationRequiredError('No Calendly tokens are stored for this connection; the user must authorize again.');
+  return tokens;
+}
+
+async function refreshOnce(deps: TokenDeps, userId: string, seenVersion: number, allowCleanup: boolean): Promise<string> {
+  const t = tuningOf(deps);
+  const owner = randomToken(12);
+  const freshEnough = (tok: StoredTokens) => tok.expiresAt - deps.clock.now() > t.refreshAheadMs;
+  let waited = 0;
+  let delay = t.pollInitialMs;
+  for (;;) {
+    if (await deps.connections.tryTakeRefreshLease(userId, owner, deps.clock.now(), t.refreshLeaseMs)) {
+      return refreshUnderLease(deps, userId, owner, seenVersion, allowCleanup);
+    }
+    // Another Lambda is refreshing: wait for its pair rather than spending the token twice.
+    if (waited >= t.refreshWaitMs) {
+      throw new AppError(503, 'token_refresh_busy', 'The Calendly token is being refreshed elsewhere; try again shortly.');
+    }
+    await deps.sleeper.sleep(delay);
+    waited += delay;
+    delay = Math.min(delay * 2, t.pollMaxMs);
+    const cur = usableTokens(await deps.connections.getWithTokens(userId), allowCleanup);
+    if (cur.tokenVersion !== seenVersion && freshEnough(cur)) return cur.accessToken;
+  }
+}
+
+async function refreshUnderLease(deps: TokenDeps, userId: string, owner: string, seenVersion: number, allowCleanup: boolean): Promise<string> {
+  const t = tuningOf(deps);
+  let leaseReleased = false;
+  try {
+    // Re-read under the lease: whoever held it before us may have stored a new pair already.
+    const cur = usableTokens(await deps.connections.getWithTokens(userId), allowCleanup);
+    if (cur.tokenVersion !== seenVersion && cur.expiresAt - deps.clock.now() > t.refreshAheadMs) return cur.accessToken;
+
+    let fresh;
+    try {
+      fresh = await deps.calendly.refresh(cur.refreshToken);
+    } catch (e) {
+      if (isCalendlyError(e, 'invalid_grant')) return await onRefused(deps, userId, cur.tokenVersion, allowCleanup);
+      // Anything else (network, 5xx, 429) leaves the stored pair as it is. If Calendly did
+      // rotate before the answer was lost, the next refresh will get invalid_grant (see top).
+      throw e;
+    }
+    // Persist before anything uses the new token.
+    const saved = await deps.connections.saveRefreshedTokens(userId, {
+      tokens: fresh,
+      expectedTokenVersion: cur.tokenVersion,
+      owner,
+      nowMs: deps.clock.now(),
+    });
+    if (saved === 'saved') {
+      leaseReleased = true; // in the same write when the lease was still ours; otherwise it is not ours to release
+      logger.info('calendly token refreshed', { userId });
+      return fresh.accessToken;
+    }
+    // A newer pair (or a disconnect) landed while we refreshed; the stored state wins.
+    const after = usableTokens(await deps.connections.getWithTokens(userId), allowCleanup);
+    return after.accessToken;
+  } finally {
+    if (!leaseReleased) await deps.connections.releaseRefreshLease(userId, owner).catch(() => undefined);
+  }
+}
+
+async function onRefused(deps: TokenDeps, userId: string, tokenVersion: number, allowCleanup: boolean): Promise<string> {
+  const marked = await deps.connections.markAuthorizationRequired(userId, {
+    tokenVersion,
+    nowMs: deps.clock.now(),
+    code: 'refresh_refused',
+    message: 'Calendly refused the refresh token; the user must authorize again.',
+  });
+  if (!marked) {
+    // Only when a newer pair was stored meanwhile (another lease holder outlived its lease) is
+    // the refusal not the connection's end. Re-read and use that pair if so.
+    const cur = await deps.connections.getWithTokens(userId);
+    if (cur?.tokens && cur.tokens.tokenVersion !== tokenVersion) return usableTokens(cur, allowCleanup).accessToken;
+  }
+  logger.warn('calendly refresh refused; connection needs authorization', { userId });
+  throw new AuthorizationRequiredError();
+}
