@@ -175,7 +175,7 @@ export interface HealthCheckDeps {
   /** The reconnect's webhook step (flows/webhook-step.ts). */
   ensureWebhook(input: { userId: string; accessToken: string; userUri: string; organizationUri: string }): Promise<{ outcome: string; webhookUri: string; hookKey: string }>;
   /** Finishes a disconnect whose Calendly cleanup failed (flows/disconnect.ts). */
-  finishPendingCleanup(userId: string): Promise<unknown>;
+  finishPendingCleanup(userId: string): Promise<'done' | 'pending' | 'nothing_to_do'>;
   recordCheck(userId: string, input: { outcome: string; checkedAt: number; nextCheckAt: number; webhookState?: 'active' | 'disabled' | 'missing' }): Promise<boolean>;
   isAuthorizationRequired(e: unknown): boolean;
   /** Our callback URL for a hook key (a hook pointing elsewhere is not ours any more). */
@@ -208,7 +208,10 @@ export async function checkConnectionHealth(deps: HealthCheckDeps, msg: HealthMe
   if (conn.status === 'disconnected') {
     if (!conn.cleanupPending) return { outcome: 'skipped_not_checked' };
     try {
-      await deps.finishPendingCleanup(userId);
+      const done = await deps.finishPendingCleanup(userId);
+      // 'pending': Calendly still unreachable; the disconnect flow set the next attempt itself.
+      if (done === 'pending') return { outcome: 'cleanup_failed' };
+      if (done === 'nothing_to_do') return { outcome: 'skipped_not_checked' };
       logger.info('health: pending disconnect cleanup finished', { userId });
       return { outcome: 'cleanup_done' };
     } catch (e) {

@@ -46,7 +46,7 @@ export interface SyncOptions {
   maxInlineWaitMs: number;
   /** Waits in place per page before giving up and deferring. */
   maxInlineWaitsPerPage: number;
-  /** Stop this long before the invocation deadline, save, and continue in a new message. */
+  /** Stop this long before ctx.deadlineMs (the handler already keeps its own margin). */
   deadlineMarginMs: number;
   /** Pages per invocation before continuing in a new message (tests; Infinity in production). */
   maxPagesPerInvocation: number;
@@ -60,7 +60,7 @@ export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
   leaseMs: 120_000,
   maxInlineWaitMs: 20_000,
   maxInlineWaitsPerPage: 5,
-  deadlineMarginMs: 30_000,
+  deadlineMarginMs: 0,
   maxPagesPerInvocation: Number.POSITIVE_INFINITY,
 };
 
@@ -277,9 +277,10 @@ async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: s
       }
       const run = state.run;
 
+      // At least one page per invocation, so a tight deadline can never make a hand-off loop.
       if (
-        result.pages >= opts.maxPagesPerInvocation ||
-        (ctx.deadlineMs !== undefined && deps.clock.now() > ctx.deadlineMs - opts.deadlineMarginMs)
+        result.pages > 0 &&
+        (result.pages >= opts.maxPagesPerInvocation || (ctx.deadlineMs !== undefined && deps.clock.now() > ctx.deadlineMs - opts.deadlineMarginMs))
       ) {
         return await handOff('continued', 0, run.reasons[0] ?? 'manual');
       }

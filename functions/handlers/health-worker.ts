@@ -1,6 +1,83 @@
-// PLACEHOLDER — replaced by the owning issue's handler. Answers 501 until then.
-export const handler = async (): Promise<{ statusCode: number; headers: Record<string, string>; body: string }> => ({
-  statusCode: 501,
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ error: 'not_implemented', message: 'health-worker is not implemented yet' }),
-});
+/**
+ * Health queue consumer (SQS, ReportBatchItemFailures): one connection check per record
+ * (flows/health.ts). A check that could not reach Calendly records its next attempt and
+ * succeeds; only a failure to record anything is reported back for an SQS retry.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { isCalendlyError } from '../calendly/port.js';
+import type { ConnectionDeps } from '../flows/connection-deps.js';
+import { finishPendingCleanup } from '../flows/disconnect.js';
+import { checkConnectionHealth, type HealthCheckDeps } from '../flows/health.js';
+import { healthMessageSchema, parseMessage } from '../flows/sync-messages.js';
+import { AuthorizationRequiredError, getAccessToken } from '../flows/tokens.js';
+import { ensureWebhook } from '../flows/webhook-step.js';
+import { realSleeper } from '../ports.js';
+import { logger } from '../shared/logger.js';
+import { createConnectionStore } from '../store/connections.js';
+import { createOAuthStateStore } from '../store/oauth-states.js';
+import { createWebhookKeyStore } from '../store/webhook-keys.js';
+import { calendly, clock, dynamo, oauthRedirectUri, queue, secretBox, serviceEnv, tables, webhookCallbackUrl } from '../wiring.js';
+import { healthIntervalMs } from './health-scheduler.js';
+
+export async function handleHealthRecord(deps: HealthCheckDeps, record: SQSRecord): Promise<void> {
+  const parsed = parseMessage(healthMessageSchema, record.body);
+  if (!parsed.ok) {
+    logger.error('health message dropped: invalid body', { messageId: record.messageId, reason: parsed.reason });
+    return;
+  }
+  const result = await checkConnectionHealth(deps, parsed.value);
+  logger.info('health check done', { messageId: record.messageId, userId: parsed.value.userId, ...result });
+}
+
+export function createHealthWorkerHandler(getDeps: () => Promise<HealthCheckDeps> | HealthCheckDeps) {
+  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+    const deps = await getDeps();
+    const processor = new BatchProcessor(EventType.SQS);
+    return processPartialResponse(event, (record: SQSRecord) => handleHealthRecord(deps, record), processor, {
+      ...(context ? { context } : {}),
+      throwOnFullBatchFailure: false,
+    });
+  };
+}
+
+/** Builds the check's ports from the connection flows' deps (tests pass their own). */
+export function healthDepsFrom(cd: ConnectionDeps, options?: HealthCheckDeps['options']): HealthCheckDeps {
+  return {
+    calendly: cd.calendly,
+    getConnection: (userId) => cd.connections.get(userId),
+    getAccessToken: (userId, opts) => getAccessToken(cd, userId, opts),
+    ensureWebhook: (input) => ensureWebhook(cd, input),
+    finishPendingCleanup: (userId) => finishPendingCleanup(cd, userId),
+    recordCheck: (userId, input) => cd.connections.recordCheck(userId, input),
+    isAuthorizationRequired: (e) => e instanceof AuthorizationRequiredError || (isCalendlyError(e) && e.kind === 'invalid_grant'),
+    webhookCallbackUrl: (hookKey) => cd.webhookCallbackUrl(hookKey),
+    queue: cd.queue,
+    clock: cd.clock,
+    ...(options ? { options } : {}),
+  };
+}
+
+let deps: Promise<HealthCheckDeps> | undefined;
+
+export async function healthWorkerDepsFromEnv(): Promise<HealthCheckDeps> {
+  const env = serviceEnv();
+  const { doc } = dynamo();
+  const t = tables();
+  const [box, api] = await Promise.all([secretBox(), calendly()]);
+  const cd: ConnectionDeps = {
+    connections: createConnectionStore(doc, t.connections, box),
+    webhookKeys: createWebhookKeyStore(doc, t.webhookKeys, box),
+    oauthStates: createOAuthStateStore(doc, t.oauthStates, box),
+    calendly: api,
+    queue: queue(),
+    clock,
+    sleeper: realSleeper,
+    webhookCallbackUrl: (hookKey) => webhookCallbackUrl(env.PUBLIC_BASE_URL, hookKey),
+    oauthRedirectUri: oauthRedirectUri(env.PUBLIC_BASE_URL),
+    appRedirectUrl: env.APP_REDIRECT_URL,
+  };
+  return healthDepsFrom(cd, { intervalMs: healthIntervalMs() });
+}
+
+export const handler = createHealthWorkerHandler(() => (deps ??= healthWorkerDepsFromEnv()));

@@ -1,6 +1,73 @@
-// PLACEHOLDER — replaced by the owning issue's handler. Answers 501 until then.
-export const handler = async (): Promise<{ statusCode: number; headers: Record<string, string>; body: string }> => ({
-  statusCode: 501,
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ error: 'not_implemented', message: 'sync-worker is not implemented yet' }),
-});
+/**
+ * Sync queue consumer (SQS event source mapping with ReportBatchItemFailures). Each record is
+ * one kick for one connection (flows/sync.ts). Only retryable failures are reported back; a
+ * message that can never be valid is logged and dropped (it would only burn receives on its way
+ * to the DLQ).
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { isCalendlyError } from '../calendly/port.js';
+import { processSyncMessage, type SyncDeps } from '../flows/sync.js';
+import { parseMessage, syncMessageSchema } from '../flows/sync-messages.js';
+import { AuthorizationRequiredError, getAccessToken } from '../flows/tokens.js';
+import { realSleeper } from '../ports.js';
+import { logger } from '../shared/logger.js';
+import { createConnectionStore } from '../store/connections.js';
+import { createMeetingStore } from '../store/meetings.js';
+import { createSyncStateStore } from '../store/sync-state.js';
+import { calendly, clock, dynamo, queue, secretBox, tables } from '../wiring.js';
+
+/** Handles one record; exported for tests. Throws to report the record as failed. */
+export async function handleSyncRecord(deps: SyncDeps, record: SQSRecord, deadlineMs?: number): Promise<void> {
+  const parsed = parseMessage(syncMessageSchema, record.body);
+  if (!parsed.ok) {
+    logger.error('sync message dropped: invalid body', { messageId: record.messageId, reason: parsed.reason });
+    return;
+  }
+  const result = await processSyncMessage(deps, parsed.value, { messageId: record.messageId, deadlineMs });
+  logger.info('sync message done', { messageId: record.messageId, userId: parsed.value.userId, ...result });
+}
+
+/** The handler over given deps (the local runtime and tests build their own). */
+export function createSyncWorkerHandler(getDeps: () => Promise<SyncDeps> | SyncDeps) {
+  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+    const deps = await getDeps();
+    const remaining = context?.getRemainingTimeInMillis?.();
+    // Stop early enough to save the cursor and hand off (a quarter of the budget, at most 30 s).
+    const deadlineMs = remaining !== undefined ? deps.clock.now() + remaining - Math.min(30_000, remaining / 4) : undefined;
+    // One processor per invocation: it keeps per-batch state, and the local runtime runs
+    // several batches of one handler at once.
+    const processor = new BatchProcessor(EventType.SQS);
+    return processPartialResponse(event, (record: SQSRecord) => handleSyncRecord(deps, record, deadlineMs), processor, {
+      ...(context ? { context } : {}),
+      throwOnFullBatchFailure: false,
+    });
+  };
+}
+
+let deps: Promise<SyncDeps> | undefined;
+
+export async function syncDepsFromEnv(): Promise<SyncDeps> {
+  const { doc } = dynamo();
+  const t = tables();
+  const [box, api] = await Promise.all([secretBox(), calendly()]);
+  const connections = createConnectionStore(doc, t.connections, box);
+  const meetings = createMeetingStore(doc, t.meetings, { clock });
+  const tokenDeps = { connections, calendly: api, clock, sleeper: realSleeper };
+  return {
+    calendly: api,
+    getAccessToken: (userId, opts) => getAccessToken(tokenDeps, userId, opts),
+    getConnection: (userId) => connections.get(userId),
+    recordSyncCompleted: async (userId, atMs) => {
+      await connections.recordSyncCompleted(userId, atMs);
+    },
+    applyMeetings: (userId, updates) => meetings.applyMany(userId, updates),
+    isAuthorizationRequired: (e) => e instanceof AuthorizationRequiredError || (isCalendlyError(e) && e.kind === 'invalid_grant'),
+    syncState: createSyncStateStore(doc, t.syncState, clock),
+    queue: queue(),
+    clock,
+    sleeper: realSleeper,
+  };
+}
+
+export const handler = createSyncWorkerHandler(() => (deps ??= syncDepsFromEnv()));
