@@ -86,3 +86,30 @@ export function esbuildOptions(entry: string, outfile: string): BuildOptions {
     absWorkingDir: PROJECT_ROOT,
   };
 }
+
+export interface BuiltBundle {
+  name: LambdaName;
+  /** The bundled module (index.mjs). */
+  file: string;
+  /** Minified size of the JS (the source map is not counted). */
+  bytes: number;
+  /** Modules left external and how they are imported (static imports would load at init). */
+  externalImports: Array<{ path: string; kind: string; from: string }>;
+  warnings: string[];
+}
+
+/** Bundles one handler with esbuild's JS API, exactly as the stack does, into `outDir/<name>/index.mjs`. */
+export async function buildHandlerBundle(name: LambdaName, outDir: string): Promise<BuiltBundle> {
+  const { build } = await import('esbuild');
+  const { statSync } = await import('node:fs');
+  const { builtinModules } = await import('node:module');
+  const file = path.join(outDir, name, 'index.mjs');
+  const result = await build(esbuildOptions(handlerEntry(name), file));
+  const externalImports: BuiltBundle['externalImports'] = [];
+  for (const [from, input] of Object.entries(result.metafile?.inputs ?? {})) {
+    for (const imp of input.imports) {
+      if (imp.external && !imp.path.startsWith('node:') && !builtinModules.includes(imp.path.split('/')[0] ?? '')) externalImports.push({ path: imp.path, kind: imp.kind, from });
+    }
+  }
+  return { name, file, bytes: statSync(file).size, externalImports, warnings: result.warnings.map((w) => w.text) };
+}

@@ -1,0 +1,412 @@
+/**
+ * Template assertions for the CDK stack. The app is synthesized once per file, with asset
+ * bundling skipped (`aws:cdk:bundling-stacks: []`): bundling each handler is covered by
+ * bundles.test.ts with the same esbuild options, and `npx cdk synth` in .ci/run bundles for real.
+ */
+import { App, Validations, type CfnElement } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { QueueName } from '../../functions/ports.js';
+import { ROUTES } from '../../functions/routes.js';
+import { parseEncryptionKey } from '../../functions/shared/crypto.js';
+import { ALL_TABLES, TABLES, type TableKey } from '../../functions/store/tables.js';
+import { ALL_LAMBDAS, type LambdaName } from '../../lib/bundling.js';
+import { ACCESS } from '../../lib/permissions.js';
+import { CUSTOM_METRICS, CalendlyConnectorStack, FUNCTION_SETTINGS, METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/stack.js';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const CONTEXT = {
+  'aws:cdk:bundling-stacks': [],
+  jwtIssuer: 'https://issuer.example.com/',
+  jwtAudience: 'app-client',
+  appRedirectUrl: 'https://app.example.com/settings',
+};
+
+function synth(extraContext: Record<string, unknown> = {}) {
+  const app = new App({ context: { ...CONTEXT, ...extraContext } });
+  const stack = new CalendlyConnectorStack(app, 'TestConnector', { env: { account: '111111111111', region: 'eu-west-1' } });
+  const nag = new AwsSolutionsChecks(app);
+  Validations.of(app).addPlugins(nag);
+  return { app, stack, nag };
+}
+
+let stack: CalendlyConnectorStack;
+let template: Template;
+let resources: Record<string, Json>;
+let nagResult: { success: boolean; violations: Array<{ ruleName: string; violatingResources: Array<{ constructPath: string }> }> };
+const logicalId = (el: { node: { defaultChild?: unknown } }) => stack.resolve(stack.getLogicalId(el.node.defaultChild as CfnElement)) as string;
+
+beforeAll(() => {
+  const s = synth();
+  stack = s.stack;
+  nagResult = s.nag.validateScope(s.app) as typeof nagResult;
+  // With the nag plugin registered, synth throws on any unacknowledged finding.
+  s.app.synth();
+  template = Template.fromStack(stack);
+  resources = template.toJSON().Resources as Record<string, Json>;
+}, 120_000);
+
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const fnLogicalId = (name: LambdaName) => logicalId(stack.functions[name].fn);
+const fnProps = (name: LambdaName) => resources[fnLogicalId(name)]!.Properties as Json;
+const tableLogicalId = (key: TableKey) => logicalId(stack.tables.byKey[key]);
+const queueLogicalId = (q: QueueName) => logicalId(stack.queues[q].queue);
+
+/** Every statement of the policies attached to a role. */
+function statementsOf(roleLogicalId: string): Json[] {
+  return ofType('AWS::IAM::Policy')
+    .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(`"${roleLogicalId}"`))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
+}
+const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+/** Actions a role may perform on resources whose expression mentions `logicalIdOfTarget`. */
+function actionsOn(stmts: Json[], logicalIdOfTarget: string): Set<string> {
+  const out = new Set<string>();
+  for (const s of stmts) {
+    if (asList(s.Resource).some((r) => JSON.stringify(r).includes(`"${logicalIdOfTarget}"`))) for (const a of asList(s.Action as string)) out.add(a);
+  }
+  return out;
+}
+
+describe('cdk-nag', () => {
+  it('AwsSolutions passes with every finding acknowledged with a reason', () => {
+    expect(nagResult.violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(',')}`)).toEqual([]);
+    expect(nagResult.success).toBe(true);
+  });
+});
+
+describe('HTTP API', () => {
+  it('has one route per entry of functions/routes.ts; JWT routes use the authorizer, the others none', () => {
+    const authorizers = ofType('AWS::ApiGatewayV2::Authorizer');
+    expect(authorizers).toHaveLength(1);
+    const [authorizerId] = authorizers[0]!;
+    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties as Json);
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    for (const def of ROUTES) {
+      const r = routes.find((x) => x.RouteKey === `${def.method} ${def.path}`)!;
+      if (def.auth) {
+        expect(r.AuthorizationType, r.RouteKey).toBe('JWT');
+        expect(r.AuthorizerId).toEqual({ Ref: authorizerId });
+        expect(r.AuthorizationScopes).toBeUndefined();
+      } else {
+        expect(r.AuthorizationType, r.RouteKey).toBe('NONE');
+        expect(r.AuthorizerId).toBeUndefined();
+      }
+      // The route's integration invokes the handler named in routes.ts.
+      const integrationId = (r.Target['Fn::Join'][1] as Json[]).find((p) => p.Ref)!.Ref as string;
+      expect(JSON.stringify(resources[integrationId]!.Properties.IntegrationUri)).toContain(`"${fnLogicalId(def.handler)}"`);
+    }
+  });
+
+  it('the JWT authorizer takes issuer and audience from the JwtIssuer / JwtAudience parameters', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: { Issuer: { Ref: 'JwtIssuer' }, Audience: { Ref: 'JwtAudience' } },
+    });
+    const params = template.toJSON().Parameters as Json;
+    expect(params.JwtIssuer).toMatchObject({ Type: 'String', Default: CONTEXT.jwtIssuer });
+    expect(params.JwtAudience).toMatchObject({ Type: 'CommaDelimitedList', Default: CONTEXT.jwtAudience });
+    expect(params.AppRedirectUrl).toMatchObject({ Type: 'String', Default: CONTEXT.appRedirectUrl });
+  });
+
+  it('the $default stage auto-deploys with throttling and JSON access logs that never log the path', () => {
+    const stages = ofType('AWS::ApiGatewayV2::Stage');
+    expect(stages).toHaveLength(1);
+    const stage = stages[0]![1].Properties as Json;
+    expect(stage.StageName).toBe('$default');
+    expect(stage.AutoDeploy).toBe(true);
+    expect(stage.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+    expect(stage.AccessLogSettings.DestinationArn).toEqual({ 'Fn::GetAtt': [logicalId(stack.api.accessLogs), 'Arn'] });
+    const format = JSON.parse(stage.AccessLogSettings.Format as string) as Record<string, string>;
+    expect(format.requestId).toBe('$context.requestId');
+    expect(Object.values(format)).not.toContain('$context.path');
+  });
+
+  it('the API resource depends on no function (its URL is the functions\' PUBLIC_BASE_URL)', () => {
+    const [apiId, api] = ofType('AWS::ApiGatewayV2::Api')[0]!;
+    expect(api.DependsOn).toBeUndefined();
+    expect(JSON.stringify(api.Properties)).not.toContain('Function');
+    for (const name of ALL_LAMBDAS) expect(fnProps(name).Environment.Variables.PUBLIC_BASE_URL).toEqual({ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] });
+  });
+
+  it('route scopes come from the jwtScopes context and apply to JWT routes only', () => {
+    const s = synth({ jwtScopes: 'calendly:connect, calendly:read' });
+    const routes = Object.values(Template.fromStack(s.stack).toJSON().Resources as Record<string, Json>)
+      .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route')
+      .map((r) => r.Properties as Json);
+    for (const r of routes) {
+      const def = ROUTES.find((d) => `${d.method} ${d.path}` === r.RouteKey)!;
+      expect(r.AuthorizationScopes).toEqual(def.auth ? ['calendly:connect', 'calendly:read'] : undefined);
+    }
+  }, 60_000);
+});
+
+describe('Lambda functions', () => {
+  it('one per handler, arm64, nodejs24.x, ESM index.handler, settings and a log group with retention', () => {
+    expect(ofType('AWS::Lambda::Function')).toHaveLength(ALL_LAMBDAS.length);
+    for (const name of ALL_LAMBDAS) {
+      const p = fnProps(name);
+      expect(p.Runtime).toBe('nodejs24.x');
+      expect(p.Architectures).toEqual(['arm64']);
+      expect(p.Handler).toBe('index.handler');
+      expect(p.MemorySize).toBe(FUNCTION_SETTINGS[name].memorySize);
+      expect(p.Timeout).toBe(FUNCTION_SETTINGS[name].timeout.toSeconds());
+      const logGroupId = logicalId(stack.functions[name].logGroup);
+      expect(p.LoggingConfig.LogGroup).toEqual({ Ref: logGroupId });
+      expect(resources[logGroupId]!.Properties.RetentionInDays).toBe(30);
+    }
+    // HTTP handlers answer within API Gateway's 30 s; the webhook within Calendly's 15 s.
+    expect(FUNCTION_SETTINGS.webhook.timeout.toSeconds()).toBeLessThan(15);
+    for (const r of ROUTES) expect(FUNCTION_SETTINGS[r.handler].timeout.toSeconds()).toBeLessThan(30);
+  });
+
+  it('environment: Powertools and service settings for all; table, queue and secret variables only where granted', () => {
+    const common = {
+      POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      APP_REDIRECT_URL: { Ref: 'AppRedirectUrl' },
+      CALENDLY_AUTH_URL: 'https://auth.calendly.com',
+      CALENDLY_API_URL: 'https://api.calendly.com',
+      WEBHOOK_TOLERANCE_SECONDS: '180',
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    for (const name of ALL_LAMBDAS) {
+      const env = fnProps(name).Environment.Variables as Json;
+      const access = ACCESS[name];
+      expect(env, name).toMatchObject(common);
+      const expected: Json = {};
+      for (const key of Object.keys(access.tables) as TableKey[]) expected[TABLES[key].envVar] = { Ref: tableLogicalId(key) };
+      for (const q of access.sends) expected[q === 'sync' ? 'SYNC_QUEUE_URL' : 'HEALTH_QUEUE_URL'] = { Ref: queueLogicalId(q) };
+      if (access.secret) expected.APP_SECRET_ARN = { Ref: logicalId(stack.appSecret) };
+      const specific = Object.fromEntries(Object.entries(env).filter(([k]) => !(k in common) && k !== 'PUBLIC_BASE_URL'));
+      expect(specific, name).toEqual(expected);
+    }
+  });
+});
+
+describe('DynamoDB tables', () => {
+  it('one GlobalTable per definition: keys, GSIs, TTL, on-demand, PITR; retain + deletion protection for data', () => {
+    expect(ofType('AWS::DynamoDB::GlobalTable')).toHaveLength(ALL_TABLES.length);
+    for (const [key, def] of Object.entries(TABLES) as [TableKey, (typeof TABLES)[TableKey]][]) {
+      const res = resources[tableLogicalId(key)]!;
+      const p = res.Properties as Json;
+      const keySchema = [{ AttributeName: def.partitionKey.name, KeyType: 'HASH' }];
+      if ('sortKey' in def) keySchema.push({ AttributeName: def.sortKey.name, KeyType: 'RANGE' });
+      expect(p.KeySchema, def.id).toEqual(keySchema);
+      expect(p.BillingMode).toBe('PAY_PER_REQUEST');
+      expect((p.GlobalSecondaryIndexes ?? []).map((g: Json) => ({ name: g.IndexName, keys: g.KeySchema }))).toEqual(
+        def.indexes.map((ix) => ({
+          name: ix.indexName,
+          keys: [{ AttributeName: ix.partitionKey.name, KeyType: 'HASH' }, ...('sortKey' in ix && ix.sortKey ? [{ AttributeName: ix.sortKey.name, KeyType: 'RANGE' }] : [])],
+        })),
+      );
+      const attrTypes = Object.fromEntries((p.AttributeDefinitions as Json[]).map((a) => [a.AttributeName, a.AttributeType]));
+      for (const k of [def.partitionKey, ...('sortKey' in def ? [def.sortKey] : []), ...def.indexes.flatMap((ix) => [ix.partitionKey, ...('sortKey' in ix && ix.sortKey ? [ix.sortKey] : [])])]) {
+        expect(attrTypes[k.name], `${def.id}.${k.name}`).toBe(k.type);
+      }
+      expect(p.TimeToLiveSpecification).toEqual('ttlAttribute' in def ? { AttributeName: def.ttlAttribute, Enabled: true } : undefined);
+      const replica = (p.Replicas as Json[])[0]!;
+      expect(replica.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+      expect(replica.DeletionProtectionEnabled, def.id).toBe(def.retain);
+      expect(res.DeletionPolicy, def.id).toBe(def.retain ? 'Retain' : 'Delete');
+      expect(res.UpdateReplacePolicy, def.id).toBe(def.retain ? 'Retain' : 'Delete');
+    }
+  });
+});
+
+describe('SQS queues and event sources', () => {
+  it('sync and health queues: DLQ after 5 receives, visibility ≥ 6x the worker timeout, SSE, TLS only', () => {
+    const consumers: Record<QueueName, LambdaName> = { sync: 'sync-worker', health: 'health-worker' };
+    for (const q of ['sync', 'health'] as const) {
+      const p = resources[queueLogicalId(q)]!.Properties as Json;
+      expect(p.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(stack.queues[q].deadLetterQueue), 'Arn'] }, maxReceiveCount: 5 });
+      expect(p.VisibilityTimeout).toBeGreaterThanOrEqual(6 * FUNCTION_SETTINGS[consumers[q]].timeout.toSeconds());
+      expect(p.SqsManagedSseEnabled).toBe(true);
+      const dlq = resources[logicalId(stack.queues[q].deadLetterQueue)]!.Properties as Json;
+      expect(dlq.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+      expect(dlq.SqsManagedSseEnabled).toBe(true);
+    }
+    const queues = ofType('AWS::SQS::Queue');
+    expect(queues).toHaveLength(5); // 2 work queues, their DLQs, the schedule's DLQ
+    for (const [id] of queues) {
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: id }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('event source mappings report batch item failures and cap concurrency', () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, m]) => m.Properties as Json);
+    expect(mappings).toHaveLength(2);
+    const expectations = [
+      { fn: 'sync-worker' as const, q: 'sync' as const, batch: 1 },
+      { fn: 'health-worker' as const, q: 'health' as const, batch: 5 },
+    ];
+    for (const e of expectations) {
+      const m = mappings.find((x) => x.FunctionName.Ref === fnLogicalId(e.fn))!;
+      expect(m.EventSourceArn).toEqual({ 'Fn::GetAtt': [queueLogicalId(e.q), 'Arn'] });
+      expect(m.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+      expect(m.ScalingConfig).toEqual({ MaximumConcurrency: 5 });
+      expect(m.BatchSize).toBe(e.batch);
+    }
+  });
+});
+
+describe('health schedule', () => {
+  it('EventBridge Scheduler (no Events rule) invokes health-scheduler with the health-tick input, retries, DLQ', () => {
+    expect(ofType('AWS::Events::Rule')).toHaveLength(0);
+    const schedules = ofType('AWS::Scheduler::Schedule');
+    expect(schedules).toHaveLength(1);
+    const p = schedules[0]![1].Properties as Json;
+    expect(p.ScheduleExpression).toBe('rate(15 minutes)');
+    expect(p.Target.Arn).toEqual({ 'Fn::GetAtt': [fnLogicalId('health-scheduler'), 'Arn'] });
+    expect(JSON.parse(p.Target.Input as string)).toEqual({ kind: 'health-tick' });
+    expect(p.Target.RetryPolicy).toEqual({ MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 900 });
+    const dlqId = (p.Target.DeadLetterConfig.Arn['Fn::GetAtt'] as string[])[0]!;
+    expect(resources[dlqId]!.Type).toBe('AWS::SQS::Queue');
+    expect(Object.values(resources).some((r) => JSON.stringify(r.Properties?.RedrivePolicy ?? {}).includes(`"${dlqId}"`))).toBe(false);
+  });
+
+  it('the schedule role may invoke only the health-scheduler function and send to its DLQ', () => {
+    const roleId = (schedulesRole() as string[])[0]!;
+    const role = resources[roleId]!.Properties as Json;
+    expect(role.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'scheduler.amazonaws.com' });
+    const stmts = statementsOf(roleId);
+    const actions = stmts.flatMap((s) => asList(s.Action as string)).sort();
+    expect(actions).toEqual(['lambda:InvokeFunction', 'sqs:SendMessage']);
+    const invoke = stmts.find((s) => asList(s.Action).includes('lambda:InvokeFunction'))!;
+    for (const r of asList(invoke.Resource)) expect(JSON.stringify(r)).toContain(`"${fnLogicalId('health-scheduler')}"`);
+  });
+});
+function schedulesRole() {
+  return (ofType('AWS::Scheduler::Schedule')[0]![1].Properties as Json).Target.RoleArn['Fn::GetAtt'];
+}
+
+describe('IAM: least privilege per function', () => {
+  const roleId = (name: LambdaName) => logicalId(stack.functions[name].role);
+
+  it('no managed policies, no "*" actions or resources beyond the table-index and function-version wildcards grants generate', () => {
+    for (const [, role] of ofType('AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    for (const [id, policy] of ofType('AWS::IAM::Policy')) {
+      for (const s of policy.Properties.PolicyDocument.Statement as Json[]) {
+        for (const a of asList(s.Action as string)) expect(a, id).not.toContain('*');
+        for (const r of asList(s.Resource)) {
+          expect(r, id).not.toBe('*');
+          const literals = JSON.stringify(r).match(/"[^"]*\*[^"]*"/g) ?? [];
+          for (const lit of literals) expect(['"/index/*"', '":*"'], `${id} ${lit}`).toContain(lit);
+        }
+      }
+    }
+  });
+
+  it('each function reaches exactly the tables of its row in lib/permissions.ts, with the right kind of access', () => {
+    const reads = ['dynamodb:GetItem', 'dynamodb:Query'];
+    const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
+    for (const name of ALL_LAMBDAS) {
+      const stmts = statementsOf(roleId(name));
+      for (const key of Object.keys(TABLES) as TableKey[]) {
+        const actions = actionsOn(stmts, tableLogicalId(key));
+        const mode = ACCESS[name].tables[key];
+        const label = `${name} on ${key}`;
+        if (!mode) {
+          expect([...actions], label).toEqual([]);
+          continue;
+        }
+        for (const a of reads) expect(actions.has(a), `${label} ${a}`).toBe(mode !== 'write');
+        for (const a of writes) expect(actions.has(a), `${label} ${a}`).toBe(mode !== 'read');
+      }
+    }
+  });
+
+  it('the webhook function reads connections/webhookKeys, writes meetings/parked, and never touches oauthStates or syncState', () => {
+    const stmts = statementsOf(roleId('webhook'));
+    expect(actionsOn(stmts, tableLogicalId('oauthStates')).size).toBe(0);
+    expect(actionsOn(stmts, tableLogicalId('syncState')).size).toBe(0);
+    expect(actionsOn(stmts, tableLogicalId('connections')).has('dynamodb:PutItem')).toBe(false);
+    expect(actionsOn(stmts, tableLogicalId('webhookKeys')).has('dynamodb:GetItem')).toBe(true);
+    expect(actionsOn(stmts, tableLogicalId('meetings')).has('dynamodb:UpdateItem')).toBe(true);
+    expect(actionsOn(stmts, tableLogicalId('parkedWebhooks')).has('dynamodb:PutItem')).toBe(true);
+    expect(actionsOn(stmts, tableLogicalId('parkedWebhooks')).has('dynamodb:GetItem')).toBe(false);
+  });
+
+  it('queues: send only where listed, receive only on the consumed queue; secret only where needed; logs only to its own group', () => {
+    for (const name of ALL_LAMBDAS) {
+      const stmts = statementsOf(roleId(name));
+      for (const q of ['sync', 'health'] as const) {
+        const actions = actionsOn(stmts, queueLogicalId(q));
+        expect(actions.has('sqs:SendMessage'), `${name} send ${q}`).toBe(ACCESS[name].sends.includes(q));
+        expect(actions.has('sqs:ReceiveMessage'), `${name} receive ${q}`).toBe(ACCESS[name].consumes === q);
+      }
+      expect(actionsOn(stmts, logicalId(stack.appSecret)).has('secretsmanager:GetSecretValue'), `${name} secret`).toBe(ACCESS[name].secret);
+      const logActions = stmts.filter((s) => asList(s.Action as string).some((a) => a.startsWith('logs:')));
+      expect(logActions.length, name).toBeGreaterThan(0);
+      for (const s of logActions) expect(s.Resource).toEqual({ 'Fn::GetAtt': [logicalId(stack.functions[name].logGroup), 'Arn'] });
+    }
+    // ping touches nothing but its logs.
+    const pingActions = statementsOf(roleId('ping')).flatMap((s) => asList(s.Action as string));
+    expect(pingActions.every((a) => a.startsWith('logs:'))).toBe(true);
+  });
+});
+
+describe('app secret', () => {
+  it('is generated with a 32-byte token key the code accepts, placeholders for the Calendly values, and retained', () => {
+    const [, secret] = ofType('AWS::SecretsManager::Secret')[0]!;
+    expect(secret.DeletionPolicy).toBe('Retain');
+    const gen = secret.Properties.GenerateSecretString as Json;
+    expect(gen).toMatchObject({ GenerateStringKey: 'tokenEncryptionKey', PasswordLength: 43, ExcludePunctuation: true, IncludeSpace: false });
+    expect(JSON.parse(gen.SecretStringTemplate as string)).toEqual({ clientId: '', clientSecret: '', webhookSigningKey: '' });
+    // What Secrets Manager can generate with those settings: 43 of [A-Za-z0-9].
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+    for (const seed of [0, 7, 61]) {
+      const key = Array.from({ length: 43 }, (_, i) => alphabet[(i * 31 + seed) % alphabet.length]).join('');
+      expect(parseEncryptionKey(key)).toHaveLength(32);
+    }
+  });
+});
+
+describe('alarms and outputs', () => {
+  it('alarms on every DLQ, every function\'s errors, parked webhooks and connections needing authorization', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties as Json);
+    const dlqIds = [logicalId(stack.queues.sync.deadLetterQueue), logicalId(stack.queues.health.deadLetterQueue), (schedulesDlq() as string)];
+    for (const dlq of dlqIds) {
+      expect(
+        alarms.some((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible' && JSON.stringify(a.Dimensions).includes(`"${dlq}"`) && a.Threshold === 1),
+        dlq,
+      ).toBe(true);
+    }
+    for (const name of ALL_LAMBDAS) {
+      expect(alarms.some((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda' && JSON.stringify(a.Dimensions).includes(`"${fnLogicalId(name)}"`)), name).toBe(true);
+    }
+    for (const metric of Object.values(CUSTOM_METRICS)) {
+      const a = alarms.find((x) => x.MetricName === metric)!;
+      expect(a, metric).toBeDefined();
+      expect(a.Namespace).toBe(METRICS_NAMESPACE);
+      expect(a.Dimensions).toEqual([{ Name: 'service', Value: SERVICE_NAME }]);
+      expect(a.Statistic).toBe('Sum');
+      expect(a.TreatMissingData).toBe('notBreaching');
+    }
+    expect(alarms).toHaveLength(3 + ALL_LAMBDAS.length + 2);
+  });
+
+  it('outputs the API URL, the OAuth redirect URI and webhook base to register at Calendly, and the secret ARN', () => {
+    const outputs = template.toJSON().Outputs as Json;
+    const [apiId] = ofType('AWS::ApiGatewayV2::Api')[0]!;
+    const endpoint = { 'Fn::GetAtt': [apiId, 'ApiEndpoint'] };
+    expect(outputs.ApiUrl.Value).toEqual(endpoint);
+    expect(outputs.OAuthRedirectUri.Value).toEqual({ 'Fn::Join': ['', [endpoint, '/oauth/calendly/callback']] });
+    expect(outputs.WebhookBaseUrl.Value).toEqual({ 'Fn::Join': ['', [endpoint, '/webhooks/calendly/']] });
+    expect(outputs.AppSecretArn.Value).toEqual({ Ref: logicalId(stack.appSecret) });
+  });
+});
+function schedulesDlq() {
+  return (ofType('AWS::Scheduler::Schedule')[0]![1].Properties as Json).Target.DeadLetterConfig.Arn['Fn::GetAtt'][0];
+}
