@@ -27,6 +27,9 @@ const state = {
   sandbox: null,
   lastUpdated: null,
   offline: false,
+  /** Why the last status request failed (other than 404), in words. */
+  statusError: null,
+  meetingsError: null,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -262,7 +265,10 @@ function setText(id, text, cls = '') {
 function renderStatus() {
   const s = state.status;
   const kind = s === undefined ? 'unknown' : s === null ? 'none' : s.status;
-  const words = STATUS_WORDS[kind] ?? { badge: kind ?? 'Loading…', text: 'Loading…' };
+  let words = STATUS_WORDS[kind] ?? { badge: kind ?? 'Loading…', text: 'Loading…' };
+  if (s === undefined && state.statusError) {
+    words = { badge: 'Unknown', text: `The status could not be loaded: ${state.statusError}` };
+  }
   const badge = $('status-badge');
   badge.textContent = words.badge;
   badge.className = `badge badge-${kind}`;
@@ -396,6 +402,7 @@ function renderMeetings() {
   }
   const updated = state.offline
     ? 'Cannot reach the local service; retrying…'
+    : state.meetingsError ? `Meetings could not be loaded: ${state.meetingsError}`
     : state.lastUpdated ? `Updated ${timeFmt.format(state.lastUpdated)} · refreshes every ${POLL_MS / 1000} s` : '';
   setText('meetings-updated', updated, 'muted');
 }
@@ -412,9 +419,15 @@ function render() {
 async function loadStatus() {
   try {
     state.status = await api('GET', '/connections/calendly');
+    state.statusError = null;
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) state.status = null;
-    else throw err;
+    if (err instanceof ApiError && err.status === 404) {
+      state.status = null;
+      state.statusError = null;
+    } else {
+      state.statusError = err instanceof ApiError ? err.message : 'Cannot reach the local service.';
+      throw err;
+    }
   }
 }
 
@@ -442,14 +455,12 @@ let refreshing = null;
 /** One refresh at a time; callers that arrive meanwhile share it. */
 function refresh() {
   if (!refreshing) {
-    refreshing = Promise.all([loadStatus(), loadMeetings()])
-      .then(() => {
-        state.offline = false;
-        state.lastUpdated = Date.now();
-      })
-      .catch((err) => {
-        state.offline = !(err instanceof ApiError);
-        if (!state.offline) console.warn('refresh failed', err);
+    refreshing = Promise.allSettled([loadStatus(), loadMeetings()])
+      .then(([st, mt]) => {
+        const errors = [st, mt].filter((r) => r.status === 'rejected').map((r) => r.reason);
+        state.offline = errors.some((e) => !(e instanceof ApiError));
+        state.meetingsError = mt.status === 'rejected' && mt.reason instanceof ApiError ? mt.reason.message : null;
+        if (errors.length === 0) state.lastUpdated = Date.now();
       })
       .finally(() => {
         refreshing = null;

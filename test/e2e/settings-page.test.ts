@@ -1,0 +1,143 @@
+/**
+ * The settings page at `/`, driven the way a person uses it: real Chromium (playwright-core,
+ * Debian's /usr/bin/chromium), the local runtime in-process (dynalite, fauxqs, the Calendly
+ * sandbox over real HTTP on 127.0.0.1). Nothing is mocked. Each step leaves a screenshot in
+ * test/artifacts/.
+ *
+ * Robust on a loaded 2-core machine: every wait is for something visible on the page (or a
+ * state at the sandbox), with generous timeouts; no sleeps.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
+import type { Sandbox } from '../../sandbox/types.js';
+import { collectPageErrors, launchBrowser, operableControls, screenshots } from '../support/browser.js';
+
+const STEP_TIMEOUT_MS = 60_000;
+
+let runtime: LocalRuntime;
+let sandbox: Sandbox;
+let browser: Browser;
+let page: Page;
+let pageErrors: string[];
+let shot: (name: string) => Promise<string>;
+
+/** Waits until the element shows text containing `text` (the page polls every few seconds). */
+async function waitForText(selector: string, text: string | RegExp): Promise<void> {
+  await page.locator(selector, { hasText: text }).first().waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
+}
+
+async function expectEveryControlNamed(where: string): Promise<void> {
+  const controls = await operableControls(page);
+  expect(controls.length, `operable controls ${where}`).toBeGreaterThan(3);
+  const unnamed = controls.filter((c) => c.name === '');
+  expect(unnamed, `controls without an accessible name ${where}`).toEqual([]);
+}
+
+describe('settings page in a real browser (Chromium via playwright-core)', () => {
+  beforeAll(async () => {
+    [runtime, browser] = await Promise.all([
+      startLocalRuntime({
+        port: 0,
+        dataDir: ':memory:',
+        healthIntervalSeconds: 0, // the test runs the health check itself, from the page
+        env: { LOG_LEVEL: 'WARN' },
+        // A person sees the sandbox's consent page and clicks Allow.
+        sandboxOptions: { autoApprove: false },
+      }),
+      launchBrowser(),
+    ]);
+    if (!runtime.sandbox) throw new Error('the local runtime started without its Calendly sandbox');
+    sandbox = runtime.sandbox as unknown as Sandbox;
+    page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    page.setDefaultTimeout(STEP_TIMEOUT_MS);
+    page.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
+    pageErrors = collectPageErrors(page);
+    shot = screenshots(page, 'settings-page');
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await runtime?.stop();
+  }, 120_000);
+
+  it('connects through the consent page, lists a booked meeting, heals a disabled hook, disconnects', async () => {
+    const demoEmail = sandbox.defaultUser.email;
+
+    // 1. Signed in as the demo user, not connected yet, sandbox controls shown.
+    await page.goto(`${runtime.baseUrl}/`);
+    await page.locator('html[data-ready="true"]').waitFor({ state: 'attached' });
+    await waitForText('#who', 'Signed in as demo-user');
+    await waitForText('#status-badge', 'Not connected');
+    await page.getByRole('heading', { name: 'Sandbox controls' }).waitFor();
+    for (const role of ['banner', 'main', 'contentinfo'] as const) {
+      expect(await page.getByRole(role).count(), `landmark ${role}`).toBe(1);
+    }
+    await expectEveryControlNamed('before connecting');
+    await shot('not-connected');
+
+    // 2. Connect (from the keyboard) -> the sandbox's consent page -> Allow -> back, connected.
+    const connect = page.getByRole('button', { name: 'Connect Calendly' });
+    await connect.focus();
+    const outline = await page.evaluate('getComputedStyle(document.activeElement).outlineStyle');
+    expect(outline, 'a keyboard-focused button shows a focus ring').not.toBe('none');
+    await page.keyboard.press('Enter');
+    await page.waitForURL((url) => url.href.startsWith(sandbox.baseUrl) && url.pathname === '/oauth/authorize');
+    await page.getByRole('heading', { name: /wants to access your Calendly account/ }).waitFor();
+    await shot('consent-page');
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL((url) => url.href.startsWith(runtime.baseUrl));
+    await waitForText('#flash', 'Calendly is connected');
+    await waitForText('#status-badge', 'Connected');
+    await waitForText('#f-email', demoEmail);
+    await waitForText('#f-webhook', /^Active/);
+    expect(new URL(page.url()).search, 'the ?calendly= result is taken out of the address bar').toBe('');
+    await shot('connected');
+
+    // 3. Book a meeting at "Calendly"; the webhook delivery lands it in the table.
+    await page.getByLabel('Title').fill('E2E demo call');
+    await page.getByLabel('Invitee name').fill('Grace Hopper');
+    await page.getByLabel('Invitee email').fill('grace@example.test');
+    await page.getByRole('button', { name: 'Book meeting' }).click();
+    await waitForText('#flash', 'Booked “E2E demo call”');
+    const row = page.locator('#meetings-body tr', { hasText: 'E2E demo call' });
+    await row.waitFor();
+    expect(await row.textContent()).toContain('Grace Hopper');
+    expect(await row.textContent()).toContain('Active');
+    await expectEveryControlNamed('with a meeting listed');
+    await shot('meeting-booked');
+
+    // 4. Break the hook at "Calendly", run a health check from the page, watch it heal.
+    const userUri = sandbox.defaultUser.uri;
+    const before = sandbox.webhooks(userUri).filter((w) => w.state === 'active');
+    expect(before, 'one active hook after connecting').toHaveLength(1);
+    await page.getByRole('button', { name: 'Disable the webhook' }).click();
+    await waitForText('#flash', 'Calendly disabled the webhook');
+    expect(sandbox.webhooks(userUri).filter((w) => w.state === 'active'), 'no active hook at the sandbox').toHaveLength(0);
+    await shot('hook-disabled');
+    await page.getByRole('button', { name: 'Run health check now' }).click();
+    await waitForText('#flash', 'Health check finished');
+    await waitForText('#f-webhook', /^Active/);
+    await waitForText('#f-checked', /just now|in a few seconds|min ago/);
+    const after = sandbox.webhooks(userUri).filter((w) => w.state === 'active');
+    expect(after, 'exactly one active hook again').toHaveLength(1);
+    expect(after[0]?.callbackUrl.startsWith(runtime.publicBaseUrl), 'the healed hook points at us').toBe(true);
+    await shot('healed');
+
+    // 5. Disconnect, confirming in the dialog.
+    await page.getByRole('button', { name: 'Disconnect Calendly' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Disconnect Calendly?' });
+    await dialog.waitFor();
+    await shot('confirm-disconnect');
+    await dialog.getByRole('button', { name: 'Disconnect', exact: true }).click();
+    await waitForText('#flash', 'Calendly is disconnected');
+    await waitForText('#status-badge', 'Disconnected');
+    await page.getByRole('button', { name: 'Connect Calendly' }).waitFor();
+    expect(sandbox.webhooks(userUri).filter((w) => w.state === 'active'), 'our hook is gone at the sandbox').toHaveLength(0);
+    await shot('disconnected');
+
+    // Chromium logs every 4xx fetch; the 404 of a never-connected user is the contract's answer.
+    const unexpected = pageErrors.filter((e) => !(e.includes('status of 404') && e.includes('/connections/calendly')));
+    expect(unexpected, 'the page logged no errors').toEqual([]);
+  }, 300_000);
+});
