@@ -1,0 +1,233 @@
+/**
+ * Public types of the Calendly sandbox. Resource JSON is Calendly's snake_case; the controls
+ * (what tests and the settings page call) are camelCase.
+ */
+
+export type SigningMode = 'app' | 'hook';
+
+/**
+ * Behaviours the facts sheet (shared/calendly-api.md) marks UNSURE. Each knob plays one
+ * reading; the default is the reading we consider most likely. Change them at start
+ * (`startSandbox({ quirks })`) or at runtime (`sandbox.setQuirks()`).
+ */
+export interface SandboxQuirks {
+  /** Echo `state` on the authorize redirect (standard OAuth; not in Calendly's param table). */
+  echoState: boolean;
+  /** Accept client_id/client_secret in the token request body as well as HTTP Basic. */
+  acceptBodyClientAuth: boolean;
+  /** Revoking an access or refresh token also revokes its sibling from the same grant. */
+  revokePair: boolean;
+  /** `scope` in token responses ("default", or the granted scope list once scopes are on). */
+  tokenScope: string;
+  /** HTTP status of a successful webhook subscription create (200 or 201). */
+  webhookCreateStatus: 200 | 201;
+  /** Status of a successful webhook subscription delete (204 per 3rd-party notes, or 200). */
+  webhookDeleteStatus: 200 | 204;
+  /** Include `signing_key` in the create response (contradicts the documented schema). */
+  returnSigningKey: boolean;
+  /** invitee_no_show.* payload: the invitee resource (with no_show) or the InviteeNoShow resource. */
+  noShowPayload: 'invitee' | 'no_show';
+  /** Embed `scheduled_event` in invitee webhook payloads (newer shape) or not (2020 shape). */
+  embedScheduledEvent: boolean;
+  /** Which reschedule delivery goes first (order is not guaranteed by Calendly). */
+  rescheduleOrder: 'canceled-first' | 'created-first';
+  /** 401 message for an expired (rather than unknown/revoked) token. */
+  expiredTokenMessage: string;
+  /** Also send `Retry-After` (seconds) on 429s. */
+  retryAfterHeader: boolean;
+  /** Sign deliveries with both the app key and the hook key (two v1= values). */
+  dualSignature: boolean;
+  /** 409 when a subscription with the same callback URL exists for the same user and scope. */
+  conflictOnDuplicate: boolean;
+}
+
+export const DEFAULT_QUIRKS: SandboxQuirks = {
+  echoState: true,
+  acceptBodyClientAuth: true,
+  revokePair: true,
+  tokenScope: 'default',
+  webhookCreateStatus: 201,
+  webhookDeleteStatus: 204,
+  returnSigningKey: false,
+  noShowPayload: 'invitee',
+  embedScheduledEvent: true,
+  rescheduleOrder: 'canceled-first',
+  expiredTokenMessage: 'The access token is invalid',
+  retryAfterHeader: false,
+  dualSignature: false,
+  conflictOnDuplicate: true,
+};
+
+export interface SandboxOptions {
+  port?: number;
+  host?: string;
+  /** Base wall clock (epoch ms); the sandbox clock is this plus whatever `advance()` added. */
+  now?: () => number;
+  clientId?: string;
+  clientSecret?: string;
+  webhookSigningKey?: string;
+  /** Skip the consent page: /oauth/authorize redirects at once with a code. Default true. */
+  autoApprove?: boolean;
+  signingMode?: SigningMode;
+  /** API requests per user per minute before 429 (Calendly paid plans: 500). */
+  apiRateLimit?: number;
+  /** Token requests per user per minute before 429 (Calendly: 8). */
+  tokenRateLimit?: number;
+  /** Per-attempt timeout for webhook deliveries (real ms). Default 10 000. */
+  deliveryTimeoutMs?: number;
+  /** If set, /oauth/authorize only accepts these redirect URIs. */
+  redirectUris?: string[];
+  /** Email of the demo user created at start. Default demo@sandbox.test. */
+  defaultUserEmail?: string;
+  quirks?: Partial<SandboxQuirks>;
+}
+
+export interface SandboxUser {
+  uuid: string;
+  uri: string;
+  organization: string;
+  email: string;
+  name: string;
+}
+
+export interface InviteeInput {
+  email: string;
+  name?: string;
+}
+
+export interface BookInput {
+  userUri: string;
+  invitees: InviteeInput[];
+  /** ISO-8601 or epoch ms; default: one day after the sandbox clock, on the hour. */
+  startTime?: string | number;
+  durationMin?: number;
+  name?: string;
+}
+
+export interface DeliveryRecord {
+  id: number;
+  subscription: string;
+  callbackUrl: string;
+  event: string;
+  attempt: number;
+  /** HTTP status, or null when the request failed (refused, reset, timeout). */
+  status: number | null;
+  ok: boolean;
+  error?: string;
+  /** Sandbox time of the attempt (epoch ms). */
+  at: number;
+  signature: string;
+  signedWith: SigningMode | 'both';
+  body: string;
+}
+
+export interface BookResult {
+  event: Record<string, unknown>;
+  invitees: Record<string, unknown>[];
+  deliveries: DeliveryRecord[];
+}
+
+export interface ChangeResult {
+  invitees: Record<string, unknown>[];
+  deliveries: DeliveryRecord[];
+}
+
+export interface RescheduleResult {
+  oldInvitee: Record<string, unknown>;
+  newInvitee: Record<string, unknown>;
+  newEvent: Record<string, unknown>;
+  deliveries: DeliveryRecord[];
+}
+
+export interface FaultSpec {
+  method?: string;
+  /** Exact path, a path template (`/webhook_subscriptions/{uuid}`), or a RegExp on the path. */
+  path: string | RegExp;
+  /** Answer with this status (and body) instead of performing the request. */
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Wait this long (real ms) before doing anything else. */
+  delayMs?: number;
+  /** Perform the operation, then destroy the socket without answering. */
+  loseResponse?: boolean;
+  /** Destroy the socket without performing the operation. */
+  resetConnection?: boolean;
+  /** How many matching requests this fault applies to. Default 1. */
+  times?: number;
+}
+
+export interface WebhookView {
+  uri: string;
+  uuid: string;
+  callbackUrl: string;
+  state: 'active' | 'disabled';
+  events: string[];
+  scope: string;
+  organization: string;
+  user: string | null;
+  creator: string;
+  signingKey: string;
+  /** Whether the signing key was sent by the creator (vs generated by the sandbox). */
+  signingKeyGiven: boolean;
+  retryStartedAt: string | null;
+  createdAt: string;
+}
+
+export interface Sandbox {
+  readonly baseUrl: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly webhookSigningKey: string;
+  close(): Promise<void>;
+
+  /** Sandbox clock (epoch ms). */
+  now(): number;
+  advance(ms: number): void;
+
+  createUser(input: { email: string; name?: string; organization?: string }): SandboxUser;
+  users(): SandboxUser[];
+  userByEmail(email: string): SandboxUser | undefined;
+  readonly defaultUser: SandboxUser;
+
+  /** Like a browser clicking Allow on the consent page; returns the redirect URL. */
+  approve(authorizeUrl: string, opts?: { email?: string }): string;
+  /** Like clicking Deny: redirect with error=access_denied. */
+  deny(authorizeUrl: string): string;
+  setAutoApprove(on: boolean): void;
+
+  expireAccessTokens(userUri: string): void;
+  /** Like a password change: every access and refresh token of the user stops working. */
+  revokeAllTokens(userUri: string): void;
+
+  book(input: BookInput): Promise<BookResult>;
+  cancel(uri: string, opts?: { reason?: string; canceledBy?: string; cancelerType?: 'host' | 'invitee' }): Promise<ChangeResult>;
+  reschedule(inviteeUri: string, newStartTime: string | number): Promise<RescheduleResult>;
+  markNoShow(inviteeUri: string): Promise<ChangeResult>;
+  unmarkNoShow(inviteeUri: string): Promise<ChangeResult>;
+  /** Bulk-create events (one invitee each) without deliveries. Returns the event URIs. */
+  seedEvents(userUri: string, n: number, opts?: { startFrom?: string | number; intervalMin?: number; durationMin?: number; status?: 'active' | 'canceled' }): string[];
+  /** JSON of a scheduled event / invitee as the API would return it. */
+  getEvent(uri: string): Record<string, unknown> | undefined;
+  getInvitee(uri: string): Record<string, unknown> | undefined;
+
+  webhooks(userUri?: string): WebhookView[];
+  disableWebhook(uri: string): void;
+  /** Delete a subscription at "Calendly" (as another admin or a user removal would). */
+  deleteWebhookAtCalendly(uri: string): void;
+  setSigningMode(mode: SigningMode): void;
+  readonly signingMode: SigningMode;
+  deliveries(filter?: { subscription?: string; event?: string }): DeliveryRecord[];
+  /** Re-send every failed delivery; hooks failing for over 24 h (sandbox time) become disabled. */
+  retryFailedDeliveries(): Promise<DeliveryRecord[]>;
+  pendingDeliveries(): number;
+
+  inject(fault: FaultSpec): void;
+  clearFaults(): void;
+  calls(): Record<string, number>;
+  resetCalls(): void;
+  setRateLimits(limits: { api?: number; token?: number }): void;
+  resetRateLimits(): void;
+  setQuirks(q: Partial<SandboxQuirks>): void;
+  readonly quirks: SandboxQuirks;
+}

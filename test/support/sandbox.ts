@@ -1,0 +1,123 @@
+/**
+ * Test helpers around the Calendly sandbox: start one, point a real client at it, and connect a
+ * user through the real OAuth code flow (authorize URL → approve → code exchange over HTTP).
+ */
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createCalendlyClient, type CalendlyClientOptions } from '../../functions/calendly/client.js';
+import type { CalendlyPort, TokenSet } from '../../functions/calendly/port.js';
+import { startSandbox, type Sandbox, type SandboxOptions, type SandboxUser } from '../../sandbox/index.js';
+
+export { startSandbox };
+export type { Sandbox, SandboxOptions, SandboxUser };
+
+export const TEST_REDIRECT_URI = 'http://127.0.0.1:9/oauth/calendly/callback';
+
+/** A client for this sandbox (auth and API base are both the sandbox). No real sleeps by default. */
+export function sandboxClient(sandbox: Sandbox, extra: Partial<CalendlyClientOptions> = {}): CalendlyPort {
+  return createCalendlyClient({
+    authBaseUrl: sandbox.baseUrl,
+    apiBaseUrl: sandbox.baseUrl,
+    clientId: sandbox.clientId,
+    clientSecret: sandbox.clientSecret,
+    backoffBaseMs: 1,
+    ...extra,
+  });
+}
+
+export function pkcePair(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+/**
+ * Creates the user (or reuses one with that email) and runs the OAuth code flow through the
+ * client: authorizeUrl → sandbox.approve (a browser clicking Allow) → exchangeCode.
+ * Each call consumes one of the user's 8 token requests per minute on the sandbox clock.
+ */
+export async function connectSandboxUser(
+  sandbox: Sandbox,
+  client: CalendlyPort,
+  opts: { email: string; name?: string; redirectUri?: string },
+): Promise<{ user: SandboxUser; tokens: TokenSet }> {
+  const user = sandbox.createUser({ email: opts.email, ...(opts.name ? { name: opts.name } : {}) });
+  const redirectUri = opts.redirectUri ?? TEST_REDIRECT_URI;
+  const { verifier, challenge } = pkcePair();
+  const state = randomBytes(16).toString('base64url');
+  const url = client.authorizeUrl({ state, codeChallenge: challenge, redirectUri });
+  const redirect = new URL(sandbox.approve(url, { email: user.email }));
+  const code = redirect.searchParams.get('code');
+  if (!code) throw new Error(`sandbox did not approve: ${redirect.searchParams.get('error') ?? 'no code'}`);
+  const tokens = await client.exchangeCode({ code, redirectUri, codeVerifier: verifier });
+  return { user, tokens };
+}
+
+/** Starts a sandbox and a client for it; `close()` stops the sandbox. */
+export async function startSandboxWithClient(
+  opts: SandboxOptions = {},
+  clientOpts: Partial<CalendlyClientOptions> = {},
+): Promise<{ sandbox: Sandbox; client: CalendlyPort; close: () => Promise<void> }> {
+  const sandbox = await startSandbox(opts);
+  const client = sandboxClient(sandbox, clientOpts);
+  return { sandbox, client, close: () => sandbox.close() };
+}
+
+export interface ReceivedWebhook {
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  rawBody: string;
+  json: { event: string; created_at: string; created_by: string; payload: Record<string, unknown> };
+}
+
+/**
+ * A tiny HTTP endpoint on 127.0.0.1 that records webhook deliveries. `respondWith` sets the
+ * status it answers (e.g. 500 to make deliveries fail).
+ */
+export async function startWebhookReceiver(): Promise<{
+  url: string;
+  received: ReceivedWebhook[];
+  respondWith(status: number): void;
+  close(): Promise<void>;
+}> {
+  const { createServer } = await import('node:http');
+  const received: ReceivedWebhook[] = [];
+  let status = 200;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const rawBody = Buffer.concat(chunks).toString('utf8');
+      let json: ReceivedWebhook['json'];
+      try {
+        json = JSON.parse(rawBody) as ReceivedWebhook['json'];
+      } catch {
+        json = { event: '', created_at: '', created_by: '', payload: {} };
+      }
+      received.push({ path: req.url ?? '/', headers: req.headers, rawBody, json });
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as import('node:net').AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    respondWith(s: number) {
+      status = s;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** Verifies a Calendly-Webhook-Signature header against a key (any v1 value may match). */
+export function verifySignature(header: string, rawBody: string, key: string): boolean {
+  const parts = header.split(',').map((p) => p.split('=') as [string, string]);
+  const t = parts.find(([k]) => k === 't')?.[1];
+  if (!t) return false;
+  const expected = createHmac('sha256', key).update(`${t}.${rawBody}`).digest('hex');
+  return parts.some(([k, v]) => k === 'v1' && v === expected);
+}
