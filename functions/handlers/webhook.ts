@@ -1,6 +1,99 @@
-// PLACEHOLDER — replaced by the owning issue's handler. Answers 501 until then.
-export const handler = async (): Promise<{ statusCode: number; headers: Record<string, string>; body: string }> => ({
-  statusCode: 501,
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ error: 'not_implemented', message: 'webhook is not implemented yet' }),
-});
+/**
+ * POST /webhooks/calendly/{hookKey} — thin: raw bytes and the signature header in, the ingest
+ * flow's answer out. `makeWebhookHandler(deps)` is what tests drive; `handler` wires it from
+ * the environment once per container.
+ */
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ingestWebhook, MAX_WEBHOOK_BODY_BYTES, type ConnectionStatus, type IngestDeps } from '../flows/ingest.js';
+import { errorResponse, json, rawBody, withErrors, type HttpEvent, type HttpResult } from '../shared/http.js';
+import { createAppKeySource, SIGNATURE_HEADER } from '../shared/webhook-signature.js';
+import { createMeetingStore } from '../store/meetings.js';
+import { createParkedWebhookStore } from '../store/parked-webhooks.js';
+import { createWebhookKeyStore } from '../store/webhook-keys.js';
+import { clock, dynamo, secretBox, secrets, serviceEnv, tables } from '../wiring.js';
+
+/**
+ * Reads only the connection's `status` (the connections item is owned by
+ * functions/store/connections.ts; we never touch its tokens).
+ */
+export function createConnectionStatusReader(doc: DynamoDBDocumentClient, tableName: string): (userId: string) => Promise<ConnectionStatus | undefined> {
+  return async (userId) => {
+    const res = await doc.send(
+      new GetCommand({
+        TableName: tableName,
+        Key: { userId },
+        ProjectionExpression: '#s',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ConsistentRead: true,
+      }),
+    );
+    const s = res.Item?.status;
+    if (s === undefined) return undefined;
+    return s === 'connected' || s === 'authorization_required' ? s : 'disconnected';
+  };
+}
+
+/** One CloudWatch Embedded Metric Format line (no Powertools metrics package installed). */
+export function emitMetric(name: string, value: number, write: (line: string) => void = (l) => console.log(l)): void {
+  const namespace = process.env.POWERTOOLS_METRICS_NAMESPACE || 'CalendlyConnector';
+  const service = process.env.POWERTOOLS_SERVICE_NAME || 'calendly-connector';
+  write(
+    JSON.stringify({
+      _aws: {
+        Timestamp: Date.now(),
+        CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [['service']], Metrics: [{ Name: name, Unit: 'Count' }] }],
+      },
+      service,
+      [name]: value,
+    }),
+  );
+}
+
+function header(event: HttpEvent, name: string): string | undefined {
+  const headers = event.headers ?? {};
+  if (headers[name] !== undefined) return headers[name];
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
+  return undefined;
+}
+
+export function makeWebhookHandler(deps: IngestDeps | (() => Promise<IngestDeps>)) {
+  return async (event: HttpEvent): Promise<HttpResult> =>
+    withErrors(event, async () => {
+      // Size first: a base64 body can be measured before decoding it.
+      const encoded = event.body ?? '';
+      const approxBytes = event.isBase64Encoded ? Math.floor((encoded.length * 3) / 4) : Buffer.byteLength(encoded, 'utf8');
+      if (approxBytes > MAX_WEBHOOK_BODY_BYTES + 3) return errorResponse(413, 'payload_too_large', 'The webhook body is larger than 256 KiB.');
+      const resolved = typeof deps === 'function' ? await deps() : deps;
+      const result = await ingestWebhook(resolved, {
+        hookKey: event.pathParameters?.hookKey ?? '',
+        signature: header(event, SIGNATURE_HEADER),
+        body: rawBody(event),
+      });
+      return json(result.statusCode, result.body);
+    });
+}
+
+let wired: Promise<IngestDeps> | undefined;
+
+function wire(): Promise<IngestDeps> {
+  wired ??= (async () => {
+    const { doc } = dynamo();
+    const t = tables();
+    return {
+      hookKeys: createWebhookKeyStore(doc, t.webhookKeys, await secretBox()),
+      connectionStatus: createConnectionStatusReader(doc, t.connections),
+      appKey: createAppKeySource(secrets(), clock),
+      meetings: createMeetingStore(doc, t.meetings),
+      parked: createParkedWebhookStore(doc, t.parkedWebhooks),
+      clock,
+      toleranceSeconds: serviceEnv().WEBHOOK_TOLERANCE_SECONDS,
+      metric: (name: string, value: number) => emitMetric(name, value),
+    };
+  })().catch((err: unknown) => {
+    wired = undefined;
+    throw err;
+  });
+  return wired;
+}
+
+export const handler = makeWebhookHandler(wire);

@@ -1,0 +1,146 @@
+/**
+ * Webhook ingest (design.md "Webhook ingest"): size → signature → hook/connection → parse →
+ * one forward-only write. The answer is sent after the write, so a 200 means stored. A signed
+ * body is never answered with a 4xx (Calendly would retry for 24 h and then disable the hook):
+ * what we cannot understand is parked (202) for replay.
+ */
+import { parseDelivery } from '../calendly/webhook-payloads.js';
+import type { Clock } from '../ports.js';
+import { logger } from '../shared/logger.js';
+import { verifySignature, type AppKeySource, type CandidateKey } from '../shared/webhook-signature.js';
+import type { MeetingStore } from '../store/meetings.js';
+import type { ParkedWebhookStore } from '../store/parked-webhooks.js';
+import type { HookKeyRecord } from '../store/webhook-keys.js';
+
+export const MAX_WEBHOOK_BODY_BYTES = 256 * 1024;
+
+export type ConnectionStatus = 'connected' | 'authorization_required' | 'disconnected';
+
+export interface IngestDeps {
+  hookKeys: { get(hookKey: string): Promise<HookKeyRecord | undefined> };
+  /** The connection's status, or undefined when the user has no connection item. */
+  connectionStatus(userId: string): Promise<ConnectionStatus | undefined>;
+  appKey: AppKeySource;
+  meetings: Pick<MeetingStore, 'apply'>;
+  parked: ParkedWebhookStore;
+  clock: Clock;
+  toleranceSeconds: number;
+  /** Counts a metric (EMF in Lambda). */
+  metric(name: string, value: number): void;
+}
+
+export interface IngestRequest {
+  hookKey: string;
+  /** The Calendly-Webhook-Signature header value, if any. */
+  signature: string | undefined;
+  body: Buffer;
+}
+
+export type IngestBody =
+  | { status: 'applied' | 'duplicate' | 'ignored' | 'parked' }
+  | { error: string; message: string };
+
+export interface IngestResult {
+  statusCode: 200 | 202 | 401 | 410 | 413;
+  body: IngestBody;
+}
+
+/** Hook keys are URL-safe random tokens; anything else is unknown without a lookup. */
+const HOOK_KEY = /^[A-Za-z0-9_-]{8,256}$/;
+
+const unauthorized = (code: string): IngestResult => ({
+  statusCode: 401,
+  body: { error: code, message: 'The webhook signature is missing, malformed, stale or does not match.' },
+});
+
+const gone = (): IngestResult => ({
+  statusCode: 410,
+  body: { error: 'webhook_gone', message: 'This webhook is no longer active.' },
+});
+
+export async function ingestWebhook(deps: IngestDeps, req: IngestRequest): Promise<IngestResult> {
+  // 1. Size, before anything else (no key lookups, no HMAC over a huge body).
+  if (req.body.length > MAX_WEBHOOK_BODY_BYTES) {
+    return { statusCode: 413, body: { error: 'payload_too_large', message: 'The webhook body is larger than 256 KiB.' } };
+  }
+
+  // 2. Signature. The hook's own key is a candidate only if the hook exists; an unknown hook
+  //    still verifies against the app key, so only a genuinely signed request learns it is gone.
+  const hook = HOOK_KEY.test(req.hookKey) ? await deps.hookKeys.get(req.hookKey) : undefined;
+  const candidates = (appKey: string): CandidateKey[] => [
+    { label: 'app', key: appKey },
+    ...(hook ? [{ label: 'hook', key: hook.signingKey }] : []),
+  ];
+  const nowMs = deps.clock.now();
+  const check = (keys: CandidateKey[]) =>
+    verifySignature({ header: req.signature, body: req.body, keys, nowMs, toleranceSeconds: deps.toleranceSeconds });
+  let verdict = check(candidates(await deps.appKey.current()));
+  if (!verdict.ok && verdict.reason === 'bad_signature') {
+    // The app key may have been rotated: re-read it (rate-limited per container).
+    const fresh = await deps.appKey.refreshed();
+    if (fresh !== undefined) verdict = check(candidates(fresh));
+  }
+  if (!verdict.ok) {
+    logger.warn('webhook rejected', { reason: verdict.reason, hookKnown: hook !== undefined, bytes: req.body.length });
+    return unauthorized(verdict.reason);
+  }
+
+  // 3. Whose is it, and is it still wanted?
+  if (!hook || hook.state === 'retired') {
+    logger.info('webhook for an unknown or retired hook', { matchedKey: verdict.matched, hookKnown: hook !== undefined });
+    return gone();
+  }
+  const status = await deps.connectionStatus(hook.userId);
+  if (status === undefined || status === 'disconnected') {
+    logger.info('webhook for a disconnected connection', { userId: hook.userId, matchedKey: verdict.matched });
+    return gone();
+  }
+
+  // 4. Parse; 5. apply.
+  const observedAt = new Date(nowMs).toISOString();
+  const parsed = parseDelivery(req.body, observedAt);
+  if (parsed.kind === 'invalid') {
+    const { id, result } = await deps.parked.park({ userId: hook.userId, hookKey: req.hookKey, body: req.body, reason: parsed.reason, nowMs });
+    deps.metric('ParkedWebhooks', 1);
+    logger.warn('webhook parked', { userId: hook.userId, parkedId: id, reason: parsed.reason, again: result === 'already_parked', matchedKey: verdict.matched });
+    return { statusCode: 202, body: { status: 'parked' } };
+  }
+  if (parsed.kind === 'ignored') {
+    logger.info('webhook event ignored', { userId: hook.userId, event: parsed.event, matchedKey: verdict.matched });
+    return { statusCode: 200, body: { status: 'ignored' } };
+  }
+  const outcome = await deps.meetings.apply(hook.userId, parsed.update);
+  logger.info('webhook applied', { userId: hook.userId, event: parsed.event, eventUri: parsed.update.eventUri, outcome, matchedKey: verdict.matched });
+  return { statusCode: 200, body: { status: outcome === 'applied' ? 'applied' : 'duplicate' } };
+}
+
+export interface ReplayDeps {
+  meetings: Pick<MeetingStore, 'apply'>;
+  parked: ParkedWebhookStore;
+  clock: Clock;
+}
+
+export type ReplayResult = 'applied' | 'duplicate' | 'ignored' | 'still_invalid' | 'not_found';
+
+/**
+ * Re-applies a parked body with today's schemas. No signature check: it was verified when it
+ * was parked. Applied (or ignored) bodies are removed; still-invalid ones stay until their TTL.
+ */
+export async function replayParked(deps: ReplayDeps, id: string): Promise<ReplayResult> {
+  const nowMs = deps.clock.now();
+  const item = await deps.parked.get(id, nowMs);
+  if (!item) return 'not_found';
+  const parsed = parseDelivery(item.body, new Date(nowMs).toISOString());
+  if (parsed.kind === 'invalid') {
+    logger.warn('parked webhook still invalid', { parkedId: id, reason: parsed.reason });
+    return 'still_invalid';
+  }
+  if (parsed.kind === 'ignored') {
+    await deps.parked.delete(id);
+    return 'ignored';
+  }
+  const outcome = await deps.meetings.apply(item.userId, parsed.update);
+  await deps.parked.delete(id);
+  logger.info('parked webhook replayed', { parkedId: id, userId: item.userId, outcome });
+  return outcome === 'applied' ? 'applied' : 'duplicate';
+}

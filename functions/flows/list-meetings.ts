@@ -1,0 +1,88 @@
+/**
+ * GET /meetings: the caller's meetings starting in [from, to), ordered by start time, paged.
+ *
+ * Query parameters (all optional):
+ * - `from`, `to`: ISO-8601 date-times with a zone (`Z` or `±hh:mm`), or plain dates
+ *   (`YYYY-MM-DD`, read as UTC midnight). Defaults: `from` = now, `to` = `from` + 365 days;
+ *   when only `to` is given, `from` = `to` − 365 days. `from` must be before `to`.
+ * - `status`: `active` | `canceled`.
+ * - `limit`: 1–100, default 50.
+ * - `nextToken`: from the previous page. It carries its window and filter, so from/to/status
+ *   may be omitted with it (if repeated they must agree, else 400).
+ * Unknown parameters are refused (400), so a typo does not silently widen a query.
+ * Meetings whose start time we do not know yet (an old-style invitee payload arrived before any
+ * event snapshot) are not listed until it arrives: they cannot be placed in a window.
+ */
+import { z } from 'zod';
+import type { Clock } from '../ports.js';
+import { AppError } from '../shared/errors.js';
+import type { ListMeetingsResult, MeetingStore } from '../store/meetings.js';
+
+const DAY_MS = 24 * 3600 * 1000;
+export const DEFAULT_WINDOW_DAYS = 365;
+export const DEFAULT_LIMIT = 50;
+export const MAX_LIMIT = 100;
+
+const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
+
+const querySchema = z.strictObject({
+  from: instant.optional(),
+  to: instant.optional(),
+  status: z.enum(['active', 'canceled']).optional(),
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(MAX_LIMIT))
+    .optional(),
+  nextToken: z.string().min(1).max(1024).optional(),
+});
+
+export interface ListMeetingsDeps {
+  meetings: Pick<MeetingStore, 'list'>;
+  clock: Clock;
+}
+
+const toMs = (s: string): number => Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s);
+
+export async function listMeetings(
+  deps: ListMeetingsDeps,
+  userId: string,
+  query: Record<string, string | undefined> | null | undefined,
+): Promise<ListMeetingsResult> {
+  const parsed = querySchema.safeParse(query ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+    const unknown = issue?.code === 'unrecognized_keys' ? `unknown query parameter(s): ${issue.keys.join(', ')}` : undefined;
+    throw new AppError(400, 'invalid_query', unknown ?? `${where}${issue?.message ?? 'invalid query'}`);
+  }
+  const q = parsed.data;
+  if (q.nextToken !== undefined) {
+    // The token carries its window; from/to/status may be repeated but must then agree.
+    return deps.meetings.list(userId, {
+      from: q.from !== undefined ? checkedIso(q.from) : undefined,
+      to: q.to !== undefined ? checkedIso(q.to) : undefined,
+      status: q.status,
+      limit: q.limit ?? DEFAULT_LIMIT,
+      nextToken: q.nextToken,
+    });
+  }
+  let fromMs = q.from !== undefined ? toMs(q.from) : undefined;
+  let toMsV = q.to !== undefined ? toMs(q.to) : undefined;
+  if (fromMs === undefined && toMsV === undefined) fromMs = deps.clock.now();
+  if (fromMs === undefined) fromMs = (toMsV as number) - DEFAULT_WINDOW_DAYS * DAY_MS;
+  if (toMsV === undefined) toMsV = fromMs + DEFAULT_WINDOW_DAYS * DAY_MS;
+  const from = checkedIso(fromMs);
+  const to = checkedIso(toMsV);
+  if (fromMs >= toMsV) throw new AppError(400, 'invalid_query', '`from` must be before `to`.');
+  return deps.meetings.list(userId, { from, to, status: q.status, limit: q.limit ?? DEFAULT_LIMIT });
+}
+
+function checkedIso(value: string | number): string {
+  const d = new Date(typeof value === 'string' ? toMs(value) : value);
+  if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1970 || d.getUTCFullYear() > 9999) {
+    throw new AppError(400, 'invalid_query', '`from` and `to` must be times between 1970 and 9999.');
+  }
+  return d.toISOString();
+}
