@@ -29,13 +29,21 @@ export interface QueueOptions {
   visibilityTimeoutSeconds?: number;
   /** RedrivePolicy maxReceiveCount. Default 5. */
   maxReceiveCount?: number;
-  /** Event source mapping batch size. Default 10 (the SQS receive maximum). */
-  batchSize?: number;
+  /**
+   * Event source mapping batch size (1..10), one number for both queues or per queue. Default
+   * as the CDK stack sets it: sync 1, health 5.
+   */
+  batchSize?: number | Partial<Record<QueueName, number>>;
   /** Batches in flight at once per queue (Lambda scales pollers; locally a few). Default 2. */
   concurrency?: number;
   /** Long-poll wait per receive; short so that shutdown and redelivery stay prompt. Default 1. */
   waitTimeSeconds?: number;
 }
+
+/** The CDK stack's event source mapping batch sizes (lib/stack.ts consumerSettings). */
+export const DEFAULT_BATCH_SIZE: Record<QueueName, number> = { sync: 1, health: 5 };
+
+type ResolvedQueueOptions = Omit<Required<QueueOptions>, 'batchSize'> & { batchSize: Record<QueueName, number> };
 
 export interface QueueInfo {
   name: string;
@@ -87,17 +95,21 @@ export class LocalQueues {
     private readonly server: FauxqsServer,
     readonly endpoint: string,
     readonly queues: Record<QueueName, QueueInfo>,
-    private readonly opts: Required<QueueOptions>,
+    private readonly opts: ResolvedQueueOptions,
     sqs: SQSClient,
   ) {
     this.sqs = sqs;
   }
 
   static async start(options: QueueOptions = {}): Promise<LocalQueues> {
-    const opts: Required<QueueOptions> = {
+    const b = options.batchSize;
+    const opts: ResolvedQueueOptions = {
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
       maxReceiveCount: options.maxReceiveCount ?? 5,
-      batchSize: options.batchSize ?? 10,
+      batchSize: {
+        sync: typeof b === 'number' ? b : (b?.sync ?? DEFAULT_BATCH_SIZE.sync),
+        health: typeof b === 'number' ? b : (b?.health ?? DEFAULT_BATCH_SIZE.health),
+      },
       concurrency: options.concurrency ?? 2,
       waitTimeSeconds: options.waitTimeSeconds ?? 1,
     };
@@ -202,7 +214,7 @@ export class LocalQueues {
         const out = await this.sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: info.url,
-            MaxNumberOfMessages: this.opts.batchSize,
+            MaxNumberOfMessages: this.opts.batchSize[queue],
             WaitTimeSeconds: this.opts.waitTimeSeconds,
             MessageSystemAttributeNames: ['All'],
             MessageAttributeNames: ['All'],

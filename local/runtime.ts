@@ -17,7 +17,7 @@ import { oauthRedirectUri } from '../functions/wiring.js';
 import { LocalAuth } from './auth.js';
 import { loadConfig, type LocalConfig } from './config.js';
 import { createHandlerRegistry, HANDLER_NAMES, type AnyHandler, type AnyHandlerName } from './handlers.js';
-import { loadOrCreateKeys } from './keys.js';
+import { loadOrCreateKeys, type LocalKeys } from './keys.js';
 import { lambdaContext } from './lambda-context.js';
 import { LocalQueues, type DrainOptions, type DrainResult, type QueueInfo, type QueueOptions, type QueueStats, type SqsHandler } from './queues.js';
 import { startScheduler, type LocalScheduler } from './scheduler.js';
@@ -117,13 +117,19 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
 
   try {
     if (config.dataDir !== ':memory:') await mkdir(config.dataDir, { recursive: true });
-    const keys = await loadOrCreateKeys(config.dataDir);
+    // Independent, so started together (key generation runs on libuv's thread pool).
+    const [keysR, storeR, queuesR] = await Promise.allSettled([
+      loadOrCreateKeys(config.dataDir),
+      startLocalStore(config.dataDir),
+      LocalQueues.start(opts.queues),
+    ]);
+    if (storeR.status === 'fulfilled') cleanups.push(() => storeR.value.close());
+    if (queuesR.status === 'fulfilled') cleanups.push(() => queuesR.value.stop());
+    for (const r of [keysR, storeR, queuesR]) if (r.status === 'rejected') throw r.reason;
+    const keys = (keysR as PromiseFulfilledResult<LocalKeys>).value;
+    const store = (storeR as PromiseFulfilledResult<LocalStore>).value;
+    const queues = (queuesR as PromiseFulfilledResult<LocalQueues>).value;
     const auth = new LocalAuth(keys);
-
-    const store: LocalStore = await startLocalStore(config.dataDir);
-    cleanups.push(() => store.close());
-    const queues = await LocalQueues.start(opts.queues);
-    cleanups.push(() => queues.stop());
 
     const handlers = createHandlerRegistry(opts.handlers);
     // Everything the shutdown has to wait for: HTTP requests, direct invocations, health checks.
@@ -259,12 +265,6 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     // Locally the secrets come from the environment, never from Secrets Manager.
     delete process.env.APP_SECRET_ARN;
 
-    // Import the real handlers now: a module that does not load is reported at start, not
-    // on the first request (and does not stop the others from being served).
-    const loaded = await Promise.allSettled(HANDLER_NAMES.filter((n) => !opts.handlers?.[n]).map((n) => handlers.load(n)));
-    for (const r of loaded) {
-      if (r.status === 'rejected') logger.error('a handler failed to load; its routes will answer 500', { error: r.reason instanceof Error ? r.reason.message : String(r.reason) });
-    }
 
     queues.startPollers(async (queue) => (await handlers.load(queue === 'sync' ? 'sync-worker' : 'health-worker')) as SqsHandler);
     let scheduler: LocalScheduler | undefined;
@@ -277,6 +277,16 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       });
     }
     readyResolve();
+    // Import the real handlers right away (in the background, so start-up is not held up): a
+    // module that does not load is reported now rather than on the first request, and does not
+    // stop the others from being served.
+    void track(
+      Promise.allSettled(HANDLER_NAMES.filter((n) => !opts.handlers?.[n]).map((n) => handlers.load(n))).then((loaded) => {
+        for (const r of loaded) {
+          if (r.status === 'rejected') logger.error('a handler failed to load; its routes will answer 500', { error: r.reason instanceof Error ? r.reason.message : String(r.reason) });
+        }
+      }),
+    );
 
     logger.info(`local runtime listening on ${baseUrl}`, {
       url: baseUrl,
@@ -330,13 +340,20 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
   }
 }
 
-/** Stops accepting; resolves when every connection is gone (idle ones are closed at once). */
+/** Stops accepting; resolves when every connection is gone (idle ones are closed as they idle). */
 function closeServer(server: Server): Promise<void> {
   if (!server.listening) return Promise.resolve();
   return new Promise<void>((resolve) => {
-    server.close(() => resolve());
+    // Keep-alive connections become idle only after their last response; close them as they do.
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    // A client holding a connection open with a request it never finishes must not keep us up.
+    const force = setTimeout(() => server.closeAllConnections(), 30_000);
+    force.unref();
+    server.close(() => {
+      clearInterval(idle);
+      clearTimeout(force);
+      resolve();
+    });
     server.closeIdleConnections();
-    // A client holding a keep-alive connection open must not keep us up.
-    setTimeout(() => server.closeAllConnections(), 2000).unref();
   });
 }

@@ -149,7 +149,7 @@ describe('POST /dev/session', () => {
 
 describe('HTTP API payload 2.0 events', () => {
   const post = (path: string, body: Uint8Array | string, headers: Record<string, string>) =>
-    fetch(`${rt().baseUrl}${path}`, { method: 'POST', body: body as BodyInit, headers });
+    fetch(`${rt().baseUrl}${path}`, { method: 'POST', body: body as NonNullable<RequestInit['body']>, headers });
 
   it('passes a JSON body through as text, byte for byte', async () => {
     const raw = '{"event":"invitee.created",  "payload":{"name":"Zoë ✓"}}';

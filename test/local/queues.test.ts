@@ -56,7 +56,7 @@ const rt = useLocalRuntime({
   env: { CALENDLY_CLIENT_ID: 'test', CALENDLY_CLIENT_SECRET: 'test', CALENDLY_WEBHOOK_SIGNING_KEY: 'test', CALENDLY_AUTH_URL: 'http://127.0.0.1:9', CALENDLY_API_URL: 'http://127.0.0.1:9' },
   handlers: { 'sync-worker': worker },
   // One poller, so that messages sent while the gate holds it arrive together as one batch.
-  queues: { visibilityTimeoutSeconds: 1, maxReceiveCount: MAX_RECEIVE, concurrency: 1 },
+  queues: { visibilityTimeoutSeconds: 1, maxReceiveCount: MAX_RECEIVE, concurrency: 1, batchSize: 10 },
 });
 
 function send(plans: Plan[]) {

@@ -47,9 +47,9 @@ export async function call(
 ): Promise<{ status: number; headers: Headers; body: unknown }> {
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  let body: BodyInit | undefined;
+  let body: RequestInit['body'];
   if (opts.body !== undefined) {
-    if (typeof opts.body === 'string' || opts.body instanceof Uint8Array) body = opts.body as BodyInit;
+    if (typeof opts.body === 'string' || opts.body instanceof Uint8Array) body = opts.body as NonNullable<RequestInit['body']>;
     else {
       body = JSON.stringify(opts.body);
       headers['content-type'] ??= 'application/json';

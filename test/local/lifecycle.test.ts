@@ -1,0 +1,166 @@
+/**
+ * The runtime as `npm start` runs it (a child process on the default configuration, with the
+ * built-in sandbox): it answers /health, stops on SIGTERM with exit 0, and a restart on the same
+ * DATA_DIR sees what was written before (store data and the local keys). In-process: shutdown
+ * lets in-flight requests and worker batches finish first.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDynamoClients } from '../../functions/adapters/dynamo.js';
+import { createSqsQueue } from '../../functions/adapters/sqs-queue.js';
+import { KEYS_FILE } from '../../local/keys.js';
+import { call, startTestRuntime } from '../support/runtime.js';
+
+const CONFIG_VARS = /^(PORT|PUBLIC_BASE_URL|APP_REDIRECT_URL|CALENDLY_.*|DATA_DIR|HEALTH_CHECK_INTERVAL_SECONDS|WEBHOOK_TOLERANCE_SECONDS|TOKEN_ENCRYPTION_KEY|LOG_LEVEL)$/;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface Started {
+  child: ChildProcess;
+  baseUrl: string;
+  msToHealth: number;
+  output: () => string;
+}
+
+async function startChild(dataDir: string): Promise<Started> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !CONFIG_VARS.test(k)) env[k] = v;
+  const port = await freePort();
+  const t0 = Date.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
+    env: { ...env, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'WARN' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`runtime exited with ${child.exitCode}: ${out}`);
+    try {
+      const res = await fetch(`${baseUrl}/health`);
+      if (res.status === 200 && ((await res.json()) as { ok?: boolean }).ok === true) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`no /health answer: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, baseUrl, msToHealth: Date.now() - t0, output: () => out };
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+describe('npm start: SIGTERM and restart on the same DATA_DIR', () => {
+  let dataDir: string;
+  let running: Started | undefined;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'local-runtime-'));
+  });
+  afterAll(async () => {
+    if (running && running.child.exitCode === null) running.child.kill('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('keeps store data and keys across a graceful restart', async () => {
+    running = await startChild(dataDir);
+    const cfg = (await (await fetch(`${running.baseUrl}/dev/config`)).json()) as {
+      sandbox: boolean;
+      endpoints: { dynamodb: string };
+      tables: { connections: string };
+    };
+    // The default configuration runs on the built-in sandbox (when it is present in the tree).
+    expect(typeof cfg.sandbox).toBe('boolean');
+
+    // Written through the runtime's own store endpoint, as a handler's client would.
+    const db = createDynamoClients({ endpoint: cfg.endpoints.dynamodb });
+    const item = { userId: 'persist-user', marker: `written-${Date.now()}` };
+    await db.doc.send(new PutCommand({ TableName: cfg.tables.connections, Item: item }));
+    db.raw.destroy();
+    const session = (await (await fetch(`${running.baseUrl}/dev/session`, { method: 'POST', body: JSON.stringify({ userId: 'persist-user' }) })).json()) as { token: string };
+
+    running.child.kill('SIGTERM');
+    expect(await exitOf(running.child)).toBe(0);
+    expect((await stat(join(dataDir, KEYS_FILE))).mode & 0o777).toBe(0o600);
+
+    running = await startChild(dataDir);
+    const cfg2 = (await (await fetch(`${running.baseUrl}/dev/config`)).json()) as typeof cfg;
+    const db2 = createDynamoClients({ endpoint: cfg2.endpoints.dynamodb });
+    const got = await db2.doc.send(new GetCommand({ TableName: cfg2.tables.connections, Key: { userId: 'persist-user' } }));
+    db2.raw.destroy();
+    expect(got.Item).toEqual(item);
+
+    // The session minted before the restart is still accepted (same local key pair).
+    const status = await fetch(`${running.baseUrl}/connections/calendly`, { headers: { authorization: `Bearer ${session.token}` } });
+    expect(status.status).not.toBe(401);
+
+    running.child.kill('SIGTERM');
+    expect(await exitOf(running.child)).toBe(0);
+  }, 120_000);
+});
+
+describe('graceful shutdown (in process)', () => {
+  it('finishes the in-flight request and worker batch before it closes', async () => {
+    let releaseRequest!: () => void;
+    let releaseBatch!: () => void;
+    const requestGate = new Promise<void>((r) => (releaseRequest = r));
+    const batchGate = new Promise<void>((r) => (releaseBatch = r));
+    let requestEntered = false;
+    let batchEntered = false;
+    let batchFinished = false;
+    const runtime = await startTestRuntime({
+      env: { CALENDLY_CLIENT_ID: 't', CALENDLY_CLIENT_SECRET: 't', CALENDLY_WEBHOOK_SIGNING_KEY: 't', CALENDLY_AUTH_URL: 'http://127.0.0.1:9', CALENDLY_API_URL: 'http://127.0.0.1:9' },
+      handlers: {
+        meetings: async () => {
+          requestEntered = true;
+          await requestGate;
+          return { statusCode: 200, body: JSON.stringify({ meetings: [] }) };
+        },
+        'sync-worker': async () => {
+          batchEntered = true;
+          await batchGate;
+          batchFinished = true;
+          return { batchItemFailures: [] };
+        },
+      },
+    });
+    const token = await runtime.mintToken('u1');
+    const pending = call(runtime, 'GET', '/meetings', { token });
+    await createSqsQueue({ urls: { sync: runtime.queues.sync.url, health: runtime.queues.health.url }, endpoint: runtime.endpoints.sqs }).send('sync', [{ userId: 'u1' }]);
+    while (!requestEntered || !batchEntered) await new Promise((r) => setTimeout(r, 10));
+
+    let stopped = false;
+    const stopping = runtime.stop().then(() => (stopped = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(stopped).toBe(false);
+    // No new requests once stopping.
+    await expect(fetch(`${runtime.baseUrl}/health`)).rejects.toThrow();
+
+    releaseRequest();
+    expect(await pending).toMatchObject({ status: 200, body: { meetings: [] } });
+    releaseBatch();
+    await stopping;
+    expect(batchFinished).toBe(true);
+  }, 60_000);
+});
