@@ -30,6 +30,8 @@ const state = {
   /** Why the last status request failed (other than 404), in words. */
   statusError: null,
   meetingsError: null,
+  /** The sandbox's webhook subscriptions of the connected Calendly user (null: none to show). */
+  sandboxHooks: null,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -111,10 +113,11 @@ async function detectSandbox() {
     return;
   }
   if (!cfg?.sandbox) return;
-  // The runtime proxies its sandbox at /__sandbox (same origin, no CORS); the sandbox keeps its
-  // controls under sandboxControlsPath. Take the first place that answers the state control.
+  // The runtime passes /__sandbox/* through to its sandbox (same origin, no CORS), where the
+  // controls live under sandboxControlsPath. Take the first place that answers the state
+  // control; the sandbox's own origin (it allows CORS on its controls) is the fallback.
   const controls = cfg.sandboxControlsPath ?? '/__sandbox';
-  const candidates = [`/__sandbox${controls}`, controls];
+  const candidates = [controls, `/__sandbox${controls}`];
   if (cfg.sandboxBaseUrl) candidates.push(`${String(cfg.sandboxBaseUrl).replace(/\/+$/, '')}${controls}`);
   for (const base of candidates) {
     try {
@@ -216,7 +219,7 @@ function tokenWords(iso) {
 
 function webhookWords(webhook) {
   const s = webhook?.state ?? null;
-  if (s === 'active') return { text: 'Active: Calendly sends us changes as they happen', cls: 'good' };
+  if (s === 'active') return { text: 'Active', cls: 'good' };
   if (s === 'disabled') return { text: 'Disabled at Calendly; the health check repairs it', cls: 'bad' };
   if (s === 'missing') return { text: 'Missing at Calendly; the health check repairs it', cls: 'bad' };
   if (s === null) return { text: 'None', cls: '' };
@@ -233,27 +236,41 @@ function errorWords(lastError) {
 
 function summaryWords(summary) {
   if (!summary || typeof summary !== 'object') return '';
-  const parts = Object.entries(summary)
-    .filter(([, v]) => typeof v === 'number' || typeof v === 'boolean')
-    .map(([k, v]) => `${k.replace(/([A-Z])/g, ' $1').toLowerCase()}: ${v}`);
-  return parts.length ? ` (${parts.join(', ')})` : '';
+  const parts = [];
+  if (typeof summary.durationMs === 'number') parts.push(`in ${(summary.durationMs / 1000).toFixed(1)} s`);
+  if (typeof summary.processed === 'number') parts.push(`${summary.processed} ${summary.processed === 1 ? 'job' : 'jobs'} done`);
+  if (typeof summary.failed === 'number' && summary.failed > 0) parts.push(`${summary.failed} failed and will be retried`);
+  return parts.length ? ` ${parts.join(', ')}` : '';
+}
+
+/** What the sandbox says about our webhook subscriptions: Calendly's side of the story. */
+function calendlySideWords(hooks) {
+  if (!Array.isArray(hooks)) return { text: '—', cls: '' };
+  const ours = hooks.filter((h) => String(h.callbackUrl ?? '').startsWith(window.location.origin));
+  if (ours.length === 0) return { text: 'no webhook subscription points at us.', cls: 'bad' };
+  const active = ours.filter((h) => h.state === 'active').length;
+  const other = ours.length - active;
+  if (ours.length === 1) {
+    return active ? { text: 'our webhook subscription is active.', cls: 'good' } : { text: `our webhook subscription is ${ours[0].state}: Calendly sends us nothing.`, cls: 'bad' };
+  }
+  return { text: `${ours.length} webhook subscriptions point at us: ${active} active, ${other} not.`, cls: active === 1 ? 'good' : 'bad' };
 }
 
 // ---------------------------------------------------------------------------------------
 // Rendering
 
 function flash(kind, text, link) {
-  const el = $('flash');
-  el.className = `notice notice-${kind}`;
-  el.replaceChildren(document.createTextNode(text));
+  const p = document.createElement('p');
+  p.id = 'flash';
+  p.className = `notice notice-${kind}`;
+  p.textContent = text;
   if (link) {
-    el.append(' ');
     const a = document.createElement('a');
     a.href = link.href;
     a.textContent = link.text;
-    el.append(a);
+    p.append(' ', a);
   }
-  el.hidden = false;
+  $('flash-region').replaceChildren(p);
 }
 
 function setText(id, text, cls = '') {
@@ -294,6 +311,10 @@ function renderSandbox() {
   const on = Boolean(state.sandbox);
   $('sandbox-card').hidden = !on;
   for (const el of document.querySelectorAll('.col-actions')) el.hidden = !on;
+  if (on) {
+    const side = state.sandboxHooks === null ? { text: 'not connected, so no webhook to show.', cls: '' } : calendlySideWords(state.sandboxHooks);
+    setText('sandbox-hook', side.text, side.cls);
+  }
 }
 
 function meetingLabel(m) {
@@ -451,11 +472,20 @@ async function loadMeetings() {
   state.meetings = all;
 }
 
+async function loadSandboxHooks() {
+  const userUri = state.status && state.status.status !== 'disconnected' ? state.status.calendlyUserUri : null;
+  if (!state.sandbox || !userUri) {
+    state.sandboxHooks = null;
+    return;
+  }
+  state.sandboxHooks = await sandboxCall('GET', `/webhooks?${new URLSearchParams({ user: userUri })}`);
+}
+
 let refreshing = null;
 /** One refresh at a time; callers that arrive meanwhile share it. */
 function refresh() {
   if (!refreshing) {
-    refreshing = Promise.allSettled([loadStatus(), loadMeetings()])
+    refreshing = Promise.allSettled([loadStatus().then(() => loadSandboxHooks().catch(() => undefined)), loadMeetings()])
       .then(([st, mt]) => {
         const errors = [st, mt].filter((r) => r.status === 'rejected').map((r) => r.reason);
         state.offline = errors.some((e) => !(e instanceof ApiError));

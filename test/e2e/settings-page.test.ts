@@ -61,7 +61,7 @@ describe('settings page in a real browser (Chromium via playwright-core)', () =>
     await runtime?.stop();
   }, 120_000);
 
-  it('connects through the consent page, lists a booked meeting, heals a disabled hook, disconnects', async () => {
+  it('connects through the consent page, lists a booked meeting, heals a disabled hook, reconnects, cancels, disconnects', async () => {
     const demoEmail = sandbox.defaultUser.email;
 
     // 1. Signed in as the demo user, not connected yet, sandbox controls shown.
@@ -111,20 +111,39 @@ describe('settings page in a real browser (Chromium via playwright-core)', () =>
     const userUri = sandbox.defaultUser.uri;
     const before = sandbox.webhooks(userUri).filter((w) => w.state === 'active');
     expect(before, 'one active hook after connecting').toHaveLength(1);
+    await waitForText('#sandbox-hook', 'our webhook subscription is active');
     await page.getByRole('button', { name: 'Disable the webhook' }).click();
     await waitForText('#flash', 'Calendly disabled the webhook');
+    await waitForText('#sandbox-hook', 'our webhook subscription is disabled');
     expect(sandbox.webhooks(userUri).filter((w) => w.state === 'active'), 'no active hook at the sandbox').toHaveLength(0);
     await shot('hook-disabled');
     await page.getByRole('button', { name: 'Run health check now' }).click();
     await waitForText('#flash', 'Health check finished');
     await waitForText('#f-webhook', /^Active/);
-    await waitForText('#f-checked', /just now|in a few seconds|min ago/);
+    await waitForText('#sandbox-hook', 'our webhook subscription is active');
     const after = sandbox.webhooks(userUri).filter((w) => w.state === 'active');
     expect(after, 'exactly one active hook again').toHaveLength(1);
+    expect(after[0]?.uri, 'a new subscription replaced the disabled one').not.toBe(before[0]?.uri);
     expect(after[0]?.callbackUrl.startsWith(runtime.publicBaseUrl), 'the healed hook points at us').toBe(true);
     await shot('healed');
 
-    // 5. Disconnect, confirming in the dialog.
+    // 5. The seed's scenario: the access token expires at Calendly, the person clicks Reconnect.
+    await page.getByRole('button', { name: 'Expire the access token' }).click();
+    await waitForText('#flash', 'expired the access token');
+    await page.getByRole('button', { name: 'Reconnect Calendly' }).click();
+    await waitForText('#flash', 'Reconnected');
+    await waitForText('#status-badge', 'Connected');
+    await waitForText('#f-token', /^Valid, expires/);
+    expect(sandbox.webhooks(userUri).filter((w) => w.state === 'active'), 'reconnect kept one hook').toHaveLength(1);
+    await shot('reconnected');
+
+    // 6. Cancel the meeting at "Calendly" from its row; the delivery marks it canceled here.
+    await row.getByRole('button', { name: /^Cancel E2E demo call/ }).click();
+    await waitForText('#flash', 'Canceled “E2E demo call”');
+    await page.locator('#meetings-body tr', { hasText: 'E2E demo call' }).filter({ hasText: 'Canceled' }).waitFor();
+    await shot('meeting-canceled');
+
+    // 7. Disconnect, confirming in the dialog.
     await page.getByRole('button', { name: 'Disconnect Calendly' }).click();
     const dialog = page.getByRole('dialog', { name: 'Disconnect Calendly?' });
     await dialog.waitFor();
@@ -136,8 +155,10 @@ describe('settings page in a real browser (Chromium via playwright-core)', () =>
     expect(sandbox.webhooks(userUri).filter((w) => w.state === 'active'), 'our hook is gone at the sandbox').toHaveLength(0);
     await shot('disconnected');
 
-    // Chromium logs every 4xx fetch; the 404 of a never-connected user is the contract's answer.
-    const unexpected = pageErrors.filter((e) => !(e.includes('status of 404') && e.includes('/connections/calendly')));
+    // Chromium logs every 4xx fetch: the 404 of a never-connected user is the contract's
+    // answer, and the sandbox's consent page has no favicon (the browser asks on its own).
+    const expected404 = (e: string) => e.includes('status of 404') && (e.includes('/connections/calendly') || e.includes('/favicon.ico'));
+    const unexpected = pageErrors.filter((e) => !expected404(e));
     expect(unexpected, 'the page logged no errors').toEqual([]);
   }, 300_000);
 });
