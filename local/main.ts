@@ -15,6 +15,10 @@ try {
   throw err;
 }
 
+// The AWS SDK's notice that future versions will need Node 22 is advice for upgrades, not a
+// problem with this run; keep the start-up output to our one line.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 // Only now the heavy imports (and the logger, which reads LOG_LEVEL when it loads).
 const { startLocalRuntime } = await import('./runtime.js');
 

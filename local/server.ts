@@ -179,7 +179,8 @@ export function createFrontDoor(deps: FrontDoorDeps) {
   function proxySandbox(req: IncomingMessage, res: ServerResponse, url: string): void {
     const base = deps.sandboxBaseUrl?.();
     if (!base) return sendJson(res, 503, { error: 'sandbox_unavailable', message: 'The Calendly sandbox is not running in this runtime.' });
-    const target = new URL(url.slice('/__sandbox'.length) || '/', `${base.replace(/\/+$/, '')}/`);
+    // The sandbox serves its controls under /__sandbox itself: the path is passed on as is.
+    const target = new URL(url, `${base.replace(/\/+$/, '')}/`);
     const headers = { ...req.headers, host: target.host };
     const upstream = httpRequest(target, { method: req.method, headers }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);

@@ -25,6 +25,25 @@ export interface LocalStore {
   close(): Promise<void>;
 }
 
+/**
+ * LevelDB allows one process per directory. dynalite would only find out on its first request
+ * and then crash the process from a callback, so open the database once here to give a clear
+ * error instead.
+ */
+async function ensureNotLocked(path: string): Promise<void> {
+  const levelRequire = createRequire(require.resolve('dynalite'));
+  const { Level } = levelRequire('level') as { Level: new (p: string) => { open(): Promise<void>; close(): Promise<void> } };
+  const db = new Level(path);
+  try {
+    await db.open();
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause;
+    if (cause?.code === 'LEVEL_LOCKED') throw new Error(`${path} is in use by another process (is another local runtime using the same DATA_DIR?)`);
+    throw err;
+  }
+  await db.close();
+}
+
 export const localTableName = (def: TableDef) => `calendly-${def.id}`;
 
 export async function startLocalStore(dataDir: string): Promise<LocalStore> {
@@ -33,6 +52,7 @@ export async function startLocalStore(dataDir: string): Promise<LocalStore> {
   if (dataDir !== ':memory:') {
     options.path = join(dataDir, 'dynamodb');
     await mkdir(options.path as string, { recursive: true });
+    await ensureNotLocked(options.path as string);
   }
   const server = dynalite(options);
   await new Promise<void>((resolve, reject) => {

@@ -90,8 +90,9 @@ describe('npm start: SIGTERM and restart on the same DATA_DIR', () => {
       endpoints: { dynamodb: string };
       tables: { connections: string };
     };
-    // The default configuration runs on the built-in sandbox (when it is present in the tree).
-    expect(typeof cfg.sandbox).toBe('boolean');
+    // The default configuration runs on the built-in sandbox; its controls are proxied.
+    expect(cfg.sandbox).toBe(true);
+    expect((await fetch(`${running.baseUrl}/__sandbox/users`)).status).toBe(200);
 
     // Written through the runtime's own store endpoint, as a handler's client would.
     const db = createDynamoClients({ endpoint: cfg.endpoints.dynamodb });
