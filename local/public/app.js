@@ -356,7 +356,7 @@ function meetingRow(m) {
   const time = cell('time', start === null ? 'Unknown time' : dayFmt.format(start));
   if (start !== null) time.append(span('sub', end === null ? timeFmt.format(start) : `${timeFmt.format(start)} – ${timeFmt.format(end)}`));
 
-  const title = cell('title', m.name ?? 'Untitled meeting');
+  const title = cell('title', span('title-text', m.name ?? 'Untitled meeting'));
   const loc = m.location?.location ?? m.location?.joinUrl ?? m.location?.type;
   if (loc) title.append(span('sub', loc));
 
@@ -554,7 +554,8 @@ async function doReconnect(button) {
       return;
     }
     state.status = res;
-    flash('success', 'Reconnected. Your Calendly connection is healthy and the webhook is active.');
+    const hook = res.webhook?.state;
+    flash('success', `Reconnected. Your Calendly connection is healthy${hook === 'active' ? ' and the webhook is active' : hook ? `; the webhook is ${hook}` : ''}.`);
     await refresh();
   });
 }

@@ -130,8 +130,10 @@ describe('settings page in a real browser (Chromium via playwright-core)', () =>
     // 5. The seed's scenario: the access token expires at Calendly, the person clicks Reconnect.
     await page.getByRole('button', { name: 'Expire the access token' }).click();
     await waitForText('#flash', 'expired the access token');
+    const tokenCallsBefore = sandbox.calls()['POST /oauth/token'] ?? 0;
     await page.getByRole('button', { name: 'Reconnect Calendly' }).click();
     await waitForText('#flash', 'Reconnected');
+    expect(sandbox.calls()['POST /oauth/token'] ?? 0, 'the expired token was refreshed').toBeGreaterThan(tokenCallsBefore);
     await waitForText('#status-badge', 'Connected');
     await waitForText('#f-token', /^Valid, expires/);
     expect(sandbox.webhooks(userUri).filter((w) => w.state === 'active'), 'reconnect kept one hook').toHaveLength(1);
