@@ -38,7 +38,7 @@ async function ensureNotLocked(path: string): Promise<void> {
     await db.open();
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause;
-    if (cause?.code === 'LEVEL_LOCKED') throw new Error(`${path} is in use by another process (is another local runtime using the same DATA_DIR?)`);
+    if (cause?.code === 'LEVEL_LOCKED') throw new Error(`${path} is in use by another process (is another local runtime using the same DATA_DIR?)`, { cause: err });
     throw err;
   }
   await db.close();
