@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { parseDelivery } from '../../functions/calendly/webhook-payloads.js';
+import { mergeMeeting, meetingContent, toApiMeeting, type MeetingState, type MeetingUpdate } from '../../functions/flows/meeting-merge.js';
+import { at, envelope, eventUri, inviteePayload, inviteeUri } from './helpers.js';
+
+const OBS = '2026-05-01T12:00:00.000Z';
+
+function upd(event: string, payload: Record<string, unknown>, createdAt?: string): MeetingUpdate {
+  const parsed = parseDelivery(envelope(event, payload, createdAt), OBS);
+  if (parsed.kind !== 'update') throw new Error(`expected an update, got ${parsed.kind}`);
+  return parsed.update;
+}
+
+const fold = (updates: MeetingUpdate[], start?: MeetingState) => updates.reduce<MeetingState | undefined>((s, u) => mergeMeeting(s, u), start);
+
+describe('mergeMeeting (pure)', () => {
+  it('returns the same object for a duplicate so callers skip the write', () => {
+    const u = upd('invitee.created', inviteePayload({ ev: 'E1', inv: 'I1', updatedAt: at(1), event: { updatedAt: at(1) } }));
+    const s1 = mergeMeeting(undefined, u);
+    expect(mergeMeeting(s1, u)).toBe(s1);
+    expect(mergeMeeting(s1, { ...u, observedAt: '2030-01-01T00:00:00.000Z' })).toBe(s1);
+  });
+
+  it('cancel before create ends canceled, and a stale create changes nothing', () => {
+    const created = upd('invitee.created', inviteePayload({ ev: 'E1', inv: 'I1', updatedAt: at(1), event: { updatedAt: at(1) } }));
+    const canceled = upd('invitee.canceled', inviteePayload({ ev: 'E1', inv: 'I1', status: 'canceled', updatedAt: at(5), event: { status: 'canceled', updatedAt: at(5) } }));
+    const s = fold([canceled, created]);
+    const view = toApiMeeting(s as MeetingState);
+    expect(view.status).toBe('canceled');
+    expect(view.invitees[0]?.status).toBe('canceled');
+    expect(view.cancellation).toEqual({ canceledBy: 'Host', reason: 'sick', cancelerType: 'host' });
+    expect(mergeMeeting(s, created)).toBe(s);
+  });
+
+  it('on equal timestamps canceled beats active, whichever arrives first', () => {
+    const a = upd('invitee.created', inviteePayload({ ev: 'E1', inv: 'I1', updatedAt: at(3), event: { updatedAt: at(3) } }));
+    const c = upd('invitee.canceled', inviteePayload({ ev: 'E1', inv: 'I1', status: 'canceled', updatedAt: at(3), event: { status: 'canceled', updatedAt: at(3) } }));
+    expect(meetingContent(fold([a, c]) as MeetingState)).toBe(meetingContent(fold([c, a]) as MeetingState));
+    expect(toApiMeeting(fold([a, c]) as MeetingState).status).toBe('canceled');
+  });
+
+  it('orders microsecond timestamps as instants, not strings', () => {
+    const early = upd('invitee.created', inviteePayload({ ev: 'E1', inv: 'I1', updatedAt: '2026-05-01T10:00:00.000900Z' }));
+    const late = upd('invitee.canceled', inviteePayload({ ev: 'E1', inv: 'I1', status: 'canceled', updatedAt: '2026-05-01T10:00:00.001Z' }));
+    expect(toApiMeeting(fold([late, early]) as MeetingState).invitees[0]?.status).toBe('canceled');
+  });
+
+  it('a no-show .deleted without its own time is ordered by the envelope time', () => {
+    const base = { ev: 'E1', inv: 'I1', updatedAt: at(1), event: { updatedAt: at(1) } };
+    const created = upd('invitee.created', inviteePayload(base));
+    const set = upd('invitee_no_show.created', inviteePayload({ ...base, noShow: { uri: `${API_NS}/N1`, created_at: at(60) } }), at(60));
+    const cleared = upd('invitee_no_show.deleted', inviteePayload(base), at(70));
+    const setAgain = upd('invitee_no_show.created', inviteePayload({ ...base, noShow: { uri: `${API_NS}/N2`, created_at: at(80) } }), at(80));
+    expect(toApiMeeting(fold([created, set]) as MeetingState).invitees[0]?.noShow).toBe(true);
+    expect(toApiMeeting(fold([created, set, cleared]) as MeetingState).invitees[0]?.noShow).toBe(false);
+    expect(toApiMeeting(fold([cleared, set, created]) as MeetingState).invitees[0]?.noShow).toBe(false);
+    expect(toApiMeeting(fold([setAgain, cleared, set, created]) as MeetingState).invitees[0]?.noShow).toBe(true);
+  });
+
+  it('accepts the InviteeNoShow resource shape for no-show payloads', () => {
+    const u = upd('invitee_no_show.created', { uri: `${API_NS}/N1`, invitee: inviteeUri('E1', 'I1'), created_at: at(9) });
+    expect(u.eventUri).toBe(eventUri('E1'));
+    expect(u.noShow).toEqual({ inviteeUri: inviteeUri('E1', 'I1'), noShow: { uri: `${API_NS}/N1`, createdAt: at(9) }, at: at(9) });
+  });
+
+  it('an older payload without scheduled_event applies invitee facts only, start time unknown', () => {
+    const u = upd('invitee.created', inviteePayload({ ev: 'E9', inv: 'I1', updatedAt: at(1) }));
+    const view = toApiMeeting(mergeMeeting(undefined, u));
+    expect(view.startTime).toBeNull();
+    expect(view.status).toBe('active');
+    expect(view.invitees).toHaveLength(1);
+  });
+});
+
+const API_NS = 'https://api.calendly.com/invitee_no_shows';
+
+// --- property: any permutation and duplication of a delivery sequence ends in the in-order state
+
+const ts = fc.integer({ min: 0, max: 6 }).map((m) => at(m)); // a small pool: many ties
+const inviteeIds = fc.constantFrom('I1', 'I2', 'I3');
+
+const deliveryArb: fc.Arbitrary<MeetingUpdate> = fc.oneof(
+  fc
+    .record({
+      inv: inviteeIds,
+      status: fc.constantFrom('active' as const, 'canceled' as const),
+      updatedAt: ts,
+      rescheduled: fc.boolean(),
+      withEvent: fc.boolean(),
+      eventStatus: fc.constantFrom('active' as const, 'canceled' as const),
+      eventUpdatedAt: ts,
+      start: fc.integer({ min: 0, max: 3 }),
+    })
+    .map((r) =>
+      upd(
+        r.status === 'active' ? 'invitee.created' : 'invitee.canceled',
+        inviteePayload({
+          ev: 'E1',
+          inv: r.inv,
+          status: r.status,
+          updatedAt: r.updatedAt,
+          rescheduled: r.status === 'canceled' && r.rescheduled,
+          event: r.withEvent ? { status: r.eventStatus, updatedAt: r.eventUpdatedAt, startTime: `2026-06-0${r.start + 1}T15:00:00.000000Z` } : null,
+        }),
+      ),
+    ),
+  fc.record({ inv: inviteeIds, created: ts, n: fc.integer({ min: 1, max: 3 }) }).map((r) =>
+    upd('invitee_no_show.created', inviteePayload({ ev: 'E1', inv: r.inv, updatedAt: at(0), noShow: { uri: `${API_NS}/N${r.n}`, created_at: r.created } }), r.created),
+  ),
+  fc.record({ inv: inviteeIds, env: ts }).map((r) => upd('invitee_no_show.deleted', inviteePayload({ ev: 'E1', inv: r.inv, updatedAt: at(0) }), r.env)),
+);
+
+/** A sequence, plus a reordering of it with duplicates (every delivery at least once). */
+export const scenarioArb = fc
+  .array(deliveryArb, { minLength: 1, maxLength: 12 })
+  .chain((seq) =>
+    fc
+      .tuple(
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: seq.length, maxLength: seq.length }),
+        fc.array(fc.tuple(fc.nat({ max: seq.length - 1 }), fc.double({ min: 0, max: 1, noNaN: true })), { maxLength: 6 }),
+      )
+      .map(([keys, dups]) => {
+        const tagged = [...seq.map((u, i) => ({ u, k: keys[i] as number })), ...dups.map(([i, k]) => ({ u: seq[i] as MeetingUpdate, k }))];
+        tagged.sort((a, b) => a.k - b.k);
+        return { seq, shuffled: tagged.map((t) => t.u) };
+      }),
+  );
+
+describe('mergeMeeting convergence (fast-check)', () => {
+  it('any permutation with duplicates ends in the state of applying the deliveries in order (1,000 runs)', () => {
+    fc.assert(
+      fc.property(scenarioArb, ({ seq, shuffled }) => {
+        const inOrder = fold(seq) as MeetingState;
+        const other = fold(shuffled) as MeetingState;
+        expect(meetingContent(other)).toBe(meetingContent(inOrder));
+        expect({ ...toApiMeeting(other), updatedAt: '' }).toEqual({ ...toApiMeeting(inOrder), updatedAt: '' });
+        // and applying everything again changes nothing
+        expect(fold(seq, other)).toBe(other);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
