@@ -26,8 +26,8 @@ import { LocalQueues } from '../../local/queues.js';
 import { startDynalite, type TestDynamo } from '../support/dynalite.js';
 import { connectSandboxUser, sandboxClient, startSandbox, type Sandbox, type SandboxOptions, type SandboxUser } from '../support/sandbox.js';
 
-export const PUBLIC_BASE_URL = 'http://127.0.0.1:9';
-export const webhookUrl = (hookKey: string) => `${PUBLIC_BASE_URL}/webhooks/calendly/${encodeURIComponent(hookKey)}`;
+/** Nothing listens here: deliveries fail unless a test passes its own publicBaseUrl. */
+export const DEFAULT_PUBLIC_BASE_URL = 'http://127.0.0.1:9';
 
 export interface Harness {
   db: TestDynamo;
@@ -42,11 +42,17 @@ export interface Harness {
   meetings: MeetingStore;
   syncState: SyncStateStore;
   cd: ConnectionDeps;
+  publicBaseUrl: string;
+  webhookUrl(hookKey: string): string;
   syncDeps(overrides?: Partial<SyncDeps>): SyncDeps;
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { sandbox?: SandboxOptions; queues?: Parameters<typeof LocalQueues.start>[0] } = {}): Promise<Harness> {
+export async function startHarness(
+  opts: { sandbox?: SandboxOptions; queues?: Parameters<typeof LocalQueues.start>[0]; publicBaseUrl?: string } = {},
+): Promise<Harness> {
+  const publicBaseUrl = opts.publicBaseUrl ?? DEFAULT_PUBLIC_BASE_URL;
+  const webhookUrl = (hookKey: string) => `${publicBaseUrl}/webhooks/calendly/${encodeURIComponent(hookKey)}`;
   const db = await startDynalite();
   const sandbox = await startSandbox(opts.sandbox);
   const clock: Clock = { now: () => sandbox.now() };
@@ -75,8 +81,8 @@ export async function startHarness(opts: { sandbox?: SandboxOptions; queues?: Pa
     clock,
     sleeper,
     webhookCallbackUrl: webhookUrl,
-    oauthRedirectUri: `${PUBLIC_BASE_URL}/oauth/calendly/callback`,
-    appRedirectUrl: `${PUBLIC_BASE_URL}/`,
+    oauthRedirectUri: `${publicBaseUrl}/oauth/calendly/callback`,
+    appRedirectUrl: `${publicBaseUrl}/`,
     tuning: { pollInitialMs: 5, pollMaxMs: 20 },
   };
   const syncDeps = (overrides: Partial<SyncDeps> = {}): SyncDeps => ({
@@ -107,6 +113,8 @@ export async function startHarness(opts: { sandbox?: SandboxOptions; queues?: Pa
     meetings,
     syncState,
     cd,
+    publicBaseUrl,
+    webhookUrl,
     syncDeps,
     async close() {
       await queues.stop();
