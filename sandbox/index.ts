@@ -107,7 +107,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     if (fault?.status !== undefined) {
       const body = fault.body !== undefined ? fault.body : defaultFaultBody(fault.status);
       const headers: Record<string, string> = { ...(fault.status === 429 ? { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '1' } : {}), ...lowerKeys(fault.headers ?? {}) };
-      return write(res, { status: fault.status, headers, ...(body === null ? {} : typeof body === 'string' ? { text: body } : { json: body }) }, ctx);
+      return write(res, { status: fault.status, headers, ...(body === null ? {} : typeof body === 'string' ? { text: body } : { json: body }) }, ctx, fault.stallBodyMs);
     }
     let reply: Reply;
     if (!r) reply = { status: 404, json: { title: 'Resource Not Found', message: 'The server could not find the requested resource.' } };
@@ -124,10 +124,10 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       req.socket.destroy();
       return;
     }
-    write(res, reply, ctx);
+    await write(res, reply, ctx, fault?.stallBodyMs);
   }
 
-  function write(res: ServerResponse, reply: Reply, ctx: Ctx | null): void {
+  async function write(res: ServerResponse, reply: Reply, ctx: Ctx | null, stallBodyMs?: number): Promise<void> {
     const headers: Record<string, string> = {};
     if (ctx) {
       const rate = ctx.rate ?? state.anonRate();
@@ -147,6 +147,14 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     }
     if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
     res.writeHead(reply.status, headers);
+    if (stallBodyMs && body) {
+      const buf = Buffer.from(body);
+      const half = Math.floor(buf.length / 2);
+      res.write(buf.subarray(0, half));
+      await sleep(stallBodyMs);
+      if (!res.destroyed) res.end(buf.subarray(half));
+      return;
+    }
     res.end(body);
   }
 

@@ -149,6 +149,8 @@ export interface FaultSpec {
   headers?: Record<string, string>;
   /** Wait this long (real ms) before doing anything else. */
   delayMs?: number;
+  /** Send the status line, headers and half the body, then stall this long (real ms) before the rest. */
+  stallBodyMs?: number;
   /** Perform the operation, then destroy the socket without answering. */
   loseResponse?: boolean;
   /** Destroy the socket without performing the operation. */

@@ -255,6 +255,18 @@ describe('faults', () => {
     await expectError(client.createWebhookSubscription(tokens.accessToken, hookInput('slow-post')), 'network');
   });
 
+  it('a body that stalls beyond the body timeout: GET retried, POST a network error', async () => {
+    sandbox.resetCalls();
+    sandbox.inject({ method: 'GET', path: '/users/me', stallBodyMs: 2_500 });
+    expect((await client.getCurrentUser(tokens.accessToken)).uri).toBe(user.uri);
+    expect(sandbox.calls()['GET /users/me']).toBe(2);
+    const input = hookInput('stall-post');
+    sandbox.inject({ method: 'POST', path: '/webhook_subscriptions', stallBodyMs: 2_500 });
+    const e = await expectError(client.createWebhookSubscription(tokens.accessToken, input), 'network');
+    expect(e.message).toContain('UND_ERR_BODY_TIMEOUT');
+    expect(sandbox.calls()['POST /webhook_subscriptions']).toBe(1);
+  });
+
   it('a create whose answer is lost: the subscription exists at Calendly and a re-create is 409', async () => {
     const input = hookInput('lost');
     sandbox.inject({ method: 'POST', path: '/webhook_subscriptions', loseResponse: true });
@@ -330,5 +342,63 @@ describe('webhook deliveries triggered through the sandbox', () => {
     expect(got).toHaveLength(1);
     expect(got[0]!.json.event).toBe('invitee.created');
     expect(got[0]!.json.payload).toMatchObject({ email: 'guest@example.test', status: 'active', scheduled_event: { uri: res.event.uri } });
+  });
+});
+
+describe('the client copes with either reading of UNSURE facts', () => {
+  afterEach(() => sandbox.setQuirks({ webhookCreateStatus: 201, returnSigningKey: false, webhookDeleteStatus: 204, expiredTokenMessage: 'The access token is invalid', tokenScope: 'default' }));
+
+  it('create answered 200 with signing_key echoed, delete answered 200', async () => {
+    sandbox.setQuirks({ webhookCreateStatus: 200, returnSigningKey: true, webhookDeleteStatus: 200 });
+    const hook = await client.createWebhookSubscription(tokens.accessToken, { ...hookInput('quirky'), signingKey: 'hook-secret-key-123' });
+    expect(hook.state).toBe('active');
+    expect(JSON.stringify(hook)).not.toContain('hook-secret-key-123');
+    expect(await client.deleteWebhookSubscription(tokens.accessToken, hook.uri)).toBe('deleted');
+  });
+
+  it('an expired token with a different 401 message is still unauthenticated', async () => {
+    sandbox.setQuirks({ expiredTokenMessage: 'The access token is expired' });
+    const { user: u, tokens: t } = await connectSandboxUser(sandbox, client, { email: 'expiring@example.test' });
+    sandbox.expireAccessTokens(u.uri);
+    const e = await expectError(client.getCurrentUser(t.accessToken), 'unauthenticated', [t.accessToken]);
+    expect(e.message).toContain('expired');
+  });
+
+  it('token created_at in milliseconds or missing, scope as a list', async () => {
+    const base = { token_type: 'Bearer', access_token: 'at-xyz-123456', refresh_token: 'rt-xyz-123456', expires_in: 7200, owner: user.uri, organization: user.organization };
+    sandbox.inject({ method: 'POST', path: '/oauth/token', status: 200, body: { ...base, created_at: 1_900_000_000_000, scope: 'users:read webhooks:write' } });
+    const ms = await client.refresh('rt-old-1234567');
+    expect(ms.expiresAt).toBe((1_900_000_000 + 7200) * 1000);
+    expect(ms.scope).toBe('users:read webhooks:write');
+    const fixed = sandboxClient(sandbox, { clock: { now: () => 2_000_000_000_000 } });
+    sandbox.inject({ method: 'POST', path: '/oauth/token', status: 200, body: base });
+    expect((await fixed.refresh('rt-old-1234567')).expiresAt).toBe(2_000_000_000_000 + 7_200_000);
+  });
+
+  it('429 without X-RateLimit-Reset falls back to Retry-After', async () => {
+    sandbox.inject({ method: 'GET', path: '/users/me', status: 429, headers: { 'X-RateLimit-Reset': 'soon', 'Retry-After': '2' } });
+    await client.getCurrentUser(tokens.accessToken);
+    expect(sleeps[0]).toBeGreaterThanOrEqual(2_000);
+  });
+
+  it('follows next_page when next_page_token is absent', async () => {
+    const h = (i: number) => ({ uri: `${sandbox.baseUrl}/webhook_subscriptions/x${i}`, callback_url: `https://cb/${i}`, created_at: '2030-01-01T00:00:00.000000Z', retry_started_at: null, state: 'active', events: ['invitee.created'], scope: 'user', organization: user.organization, user: user.uri });
+    sandbox.inject({ method: 'GET', path: '/webhook_subscriptions', status: 200, body: { collection: [h(1)], pagination: { count: 1, next_page: `${sandbox.baseUrl}/webhook_subscriptions?page_token=abc`, previous_page: null } } });
+    sandbox.inject({ method: 'GET', path: '/webhook_subscriptions', status: 200, body: { collection: [h(2)], pagination: { count: 1, next_page: null, previous_page: null } } });
+    sandbox.resetCalls();
+    const all = await collect(client.listWebhookSubscriptions(tokens.accessToken, { organization: user.organization, user: user.uri, scope: 'user' }));
+    expect(all.map((x) => x.callbackUrl)).toEqual(['https://cb/1', 'https://cb/2']);
+    expect(sandbox.calls()['GET /webhook_subscriptions']).toBe(2);
+  });
+
+  it('a 400 on the token endpoint other than invalid_grant is bad_request', async () => {
+    sandbox.inject({ method: 'POST', path: '/oauth/token', status: 400, body: { error: 'invalid_request', error_description: 'missing thing' } });
+    await expectError(client.refresh('rt-whatever-123456'), 'bad_request', ['rt-whatever-123456']);
+  });
+
+  it('a token echoed by an upstream error body is scrubbed from the message', async () => {
+    sandbox.inject({ method: 'GET', path: '/users/me', status: 400, body: { title: 'Invalid Argument', message: `bad token ${tokens.accessToken}` } });
+    const e = await expectError(client.getCurrentUser(tokens.accessToken), 'bad_request');
+    expect(e.message).toContain('[redacted]');
   });
 });
