@@ -23,16 +23,7 @@ import { LocalQueues, type DrainOptions, type DrainResult, type QueueInfo, type 
 import { startScheduler, type LocalScheduler } from './scheduler.js';
 import { createFrontDoor } from './server.js';
 import { startLocalStore, type LocalStore } from './store.js';
-
-/** What the embedded sandbox gives back (sandbox/index.ts `startSandbox`); the rest is its own API. */
-export interface SandboxHandle {
-  readonly baseUrl: string;
-  readonly clientId: string;
-  readonly clientSecret: string;
-  readonly webhookSigningKey: string;
-  close(): Promise<void>;
-  [control: string]: unknown;
-}
+import type { Sandbox, SandboxOptions } from '../sandbox/types.js';
 
 export interface LocalRuntimeOptions {
   /** Configuration variables (design.md's table); defaults to none, i.e. all defaults. */
@@ -43,8 +34,8 @@ export interface LocalRuntimeOptions {
   dataDir?: string;
   /** Overrides HEALTH_CHECK_INTERVAL_SECONDS; 0 = no scheduler. */
   healthIntervalSeconds?: number;
-  /** Passed to startSandbox (after the runtime's own: port 0, redirect URI, app credentials). */
-  sandboxOptions?: Record<string, unknown>;
+  /** Passed to startSandbox (over the runtime's own: port 0, redirect URI, app credentials). */
+  sandboxOptions?: SandboxOptions;
   /** Replace handlers (tests): e.g. a worker that fails on purpose. */
   handlers?: Partial<Record<AnyHandlerName, AnyHandler>>;
   /** Queue and event source mapping settings (tests use small visibility timeouts). */
@@ -74,7 +65,8 @@ export interface LocalRuntime {
   readonly publicBaseUrl: string;
   readonly config: LocalConfig;
   readonly calendly: { mode: 'sandbox' | 'external' | 'unavailable'; authUrl: string; apiUrl: string };
-  readonly sandbox?: SandboxHandle;
+  /** The embedded Calendly sandbox, when in use (its controls: book, cancel, faults, ...). */
+  readonly sandbox?: Sandbox;
   readonly endpoints: { dynamodb: string; sqs: string };
   readonly tables: Record<TableKey, string>;
   readonly queues: Record<QueueName, QueueInfo>;
@@ -90,8 +82,6 @@ export interface LocalRuntime {
   /** Graceful: stop accepting, finish in-flight work, close everything. Idempotent. */
   stop(): Promise<void>;
 }
-
-const SANDBOX_MODULE = '../sandbox/index.js';
 
 export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const env: Record<string, string | undefined> = { ...(opts.env ?? {}) };
@@ -144,7 +134,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       const handler = await handlers.load(name);
       return handler(event, lambdaContext(name));
     };
-    let sandbox: SandboxHandle | undefined;
+    let sandbox: Sandbox | undefined;
     let calendly: LocalRuntime['calendly'];
 
     const runHealthCheck = async (): Promise<HealthCheckSummary> => {
@@ -212,10 +202,10 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       calendly = { mode: 'external', authUrl: c.authUrl, apiUrl: c.apiUrl };
       app = c;
     } else {
-      let startSandbox: ((o: Record<string, unknown>) => Promise<SandboxHandle>) | undefined;
+      let startSandbox: ((o: SandboxOptions) => Promise<Sandbox>) | undefined;
       try {
-        const mod = (await import(SANDBOX_MODULE)) as { startSandbox?: typeof startSandbox };
-        startSandbox = mod.startSandbox;
+        // Loaded only when used; a sandbox that does not load must not stop the runtime.
+        startSandbox = (await import('../sandbox/index.js')).startSandbox;
         if (typeof startSandbox !== 'function') throw new Error('sandbox/index.ts does not export startSandbox');
       } catch (err) {
         logger.error('the built-in Calendly sandbox could not be loaded; starting without it (Calendly calls will fail). Set CALENDLY_CLIENT_ID and friends to use a real Calendly.', {

@@ -165,3 +165,25 @@ describe('graceful shutdown (in process)', () => {
     expect(batchFinished).toBe(true);
   }, 60_000);
 });
+
+describe('in-process scheduler', () => {
+  it('invokes health-scheduler with the EventBridge Scheduler input every interval', async () => {
+    const inputs: unknown[] = [];
+    const runtime = await startTestRuntime({
+      healthIntervalSeconds: 1,
+      env: { CALENDLY_CLIENT_ID: 't', CALENDLY_CLIENT_SECRET: 't', CALENDLY_WEBHOOK_SIGNING_KEY: 't', CALENDLY_AUTH_URL: 'http://127.0.0.1:9', CALENDLY_API_URL: 'http://127.0.0.1:9' },
+      handlers: {
+        'health-scheduler': async (input: unknown) => {
+          inputs.push(input);
+          return { enqueued: 0 };
+        },
+      },
+    });
+    try {
+      while (inputs.length < 2) await new Promise((r) => setTimeout(r, 50));
+      expect(inputs.slice(0, 2)).toEqual([{ kind: 'health-tick' }, { kind: 'health-tick' }]);
+    } finally {
+      await runtime.stop();
+    }
+  }, 60_000);
+});
