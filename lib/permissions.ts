@@ -43,16 +43,19 @@ export const ACCESS: Record<LambdaName, FunctionAccess> = {
     secret: true,
   },
   ping: { tables: {}, sends: [], secret: false },
-  // Pages Calendly for one connection (token via the refresh lease on the connection) into meetings.
+  // Pages Calendly for one connection (token via the refresh lease on the connection) into
+  // meetings; when out of time or rate-limited it hands the rest to a new sync message.
   'sync-worker': {
     tables: { connections: 'readWrite', syncState: 'readWrite', meetings: 'readWrite' },
-    sends: [],
+    sends: ['sync'],
     consumes: 'sync',
     secret: true,
   },
   // Finds due connections (byCheckDue), pushes their next check time, fans out; never calls Calendly.
   'health-scheduler': { tables: { connections: 'readWrite' }, sends: ['health'], secret: false },
-  // Refreshes tokens, repairs webhooks (new hook keys), finishes pending disconnects, queues a sync after a repair.
+  // Refreshes tokens, repairs webhooks (new hook keys), finishes pending disconnects, queues a
+  // sync after a repair. It builds the ConnectionDeps oauthStates store but never calls it (only
+  // connect-start/connect do), so it gets no access to OAuth states.
   'health-worker': {
     tables: { connections: 'readWrite', webhookKeys: 'readWrite' },
     sends: ['sync'],

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { QueueName } from '../../functions/ports.js';
 import { ROUTES } from '../../functions/routes.js';
 import { parseEncryptionKey } from '../../functions/shared/crypto.js';
-import { ALL_TABLES, TABLES, type TableKey } from '../../functions/store/tables.js';
+import { ALL_TABLES, TABLES, type TableDef, type TableKey } from '../../functions/store/tables.js';
 import { ALL_LAMBDAS, type LambdaName } from '../../lib/bundling.js';
 import { ACCESS } from '../../lib/permissions.js';
 import { CUSTOM_METRICS, CalendlyConnectorStack, FUNCTION_SETTINGS, METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/stack.js';
@@ -191,24 +191,24 @@ describe('Lambda functions', () => {
 describe('DynamoDB tables', () => {
   it('one GlobalTable per definition: keys, GSIs, TTL, on-demand, PITR; retain + deletion protection for data', () => {
     expect(ofType('AWS::DynamoDB::GlobalTable')).toHaveLength(ALL_TABLES.length);
-    for (const [key, def] of Object.entries(TABLES) as [TableKey, (typeof TABLES)[TableKey]][]) {
+    for (const [key, def] of Object.entries(TABLES) as [TableKey, TableDef][]) {
       const res = resources[tableLogicalId(key)]!;
       const p = res.Properties as Json;
-      const keySchema = [{ AttributeName: def.partitionKey.name, KeyType: 'HASH' }];
-      if ('sortKey' in def) keySchema.push({ AttributeName: def.sortKey.name, KeyType: 'RANGE' });
+      const keySchema: Json[] = [{ AttributeName: def.partitionKey.name, KeyType: 'HASH' }];
+      if (def.sortKey) keySchema.push({ AttributeName: def.sortKey.name, KeyType: 'RANGE' });
       expect(p.KeySchema, def.id).toEqual(keySchema);
       expect(p.BillingMode).toBe('PAY_PER_REQUEST');
       expect((p.GlobalSecondaryIndexes ?? []).map((g: Json) => ({ name: g.IndexName, keys: g.KeySchema }))).toEqual(
         def.indexes.map((ix) => ({
           name: ix.indexName,
-          keys: [{ AttributeName: ix.partitionKey.name, KeyType: 'HASH' }, ...('sortKey' in ix && ix.sortKey ? [{ AttributeName: ix.sortKey.name, KeyType: 'RANGE' }] : [])],
+          keys: [{ AttributeName: ix.partitionKey.name, KeyType: 'HASH' }, ...(ix.sortKey ? [{ AttributeName: ix.sortKey.name, KeyType: 'RANGE' }] : [])],
         })),
       );
       const attrTypes = Object.fromEntries((p.AttributeDefinitions as Json[]).map((a) => [a.AttributeName, a.AttributeType]));
-      for (const k of [def.partitionKey, ...('sortKey' in def ? [def.sortKey] : []), ...def.indexes.flatMap((ix) => [ix.partitionKey, ...('sortKey' in ix && ix.sortKey ? [ix.sortKey] : [])])]) {
+      for (const k of [def.partitionKey, ...(def.sortKey ? [def.sortKey] : []), ...def.indexes.flatMap((ix) => [ix.partitionKey, ...(ix.sortKey ? [ix.sortKey] : [])])]) {
         expect(attrTypes[k.name], `${def.id}.${k.name}`).toBe(k.type);
       }
-      expect(p.TimeToLiveSpecification).toEqual('ttlAttribute' in def ? { AttributeName: def.ttlAttribute, Enabled: true } : undefined);
+      expect(p.TimeToLiveSpecification).toEqual(def.ttlAttribute ? { AttributeName: def.ttlAttribute, Enabled: true } : undefined);
       const replica = (p.Replicas as Json[])[0]!;
       expect(replica.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
       expect(replica.DeletionProtectionEnabled, def.id).toBe(def.retain);

@@ -1,0 +1,120 @@
+/**
+ * Bundle size and module init time of every Lambda handler, built exactly as the CDK stack
+ * builds them (lib/bundling.ts). Init time: import the bundle in a fresh node process (with
+ * --enable-source-maps, as deployed) and time the import; median of N processes.
+ *
+ * Used by the benchmark runner (`measureBundles()`), or standalone: `npx tsx bench/bundles.ts`.
+ * Targets: ≤ 250 KB minified, ≤ 60 ms init.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ALL_LAMBDAS, buildHandlerBundle, type LambdaName } from '../lib/bundling.js';
+import { ALL_TABLES } from '../functions/store/tables.js';
+
+export const BUNDLE_BYTES_TARGET = 250 * 1024;
+export const INIT_MS_TARGET = 60;
+
+export interface BundleMeasurement {
+  handler: LambdaName;
+  /** Minified JS bytes (source map not counted). */
+  bytes: number;
+  /** Median time to import the bundle in a fresh node process. */
+  initMsMedian: number;
+}
+
+/**
+ * A Lambda-like environment: every variable the stack sets, with inert values. Nothing is
+ * contacted at import time; the AWS SDK only needs a region to construct clients.
+ */
+export function lambdaLikeEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    NODE_OPTIONS: '--enable-source-maps',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'AKIDBENCHMARK',
+    AWS_SECRET_ACCESS_KEY: 'benchmark',
+    POWERTOOLS_SERVICE_NAME: 'calendly-connector',
+    POWERTOOLS_LOG_LEVEL: 'WARN',
+    POWERTOOLS_METRICS_NAMESPACE: 'CalendlyConnector',
+    PUBLIC_BASE_URL: 'https://abc123.execute-api.us-east-1.amazonaws.com',
+    APP_REDIRECT_URL: 'https://app.example.com/settings',
+    CALENDLY_AUTH_URL: 'https://auth.calendly.com',
+    CALENDLY_API_URL: 'https://api.calendly.com',
+    WEBHOOK_TOLERANCE_SECONDS: '180',
+    SYNC_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/111111111111/sync',
+    HEALTH_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/111111111111/health',
+    APP_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:111111111111:secret:app-AbCdEf',
+  };
+  for (const t of ALL_TABLES) env[t.envVar] = `bench-${t.id}`;
+  return env;
+}
+
+const IMPORT_AND_TIME = `
+const t0 = performance.now();
+const mod = await import(process.argv[1]);
+const ms = performance.now() - t0;
+if (typeof mod.handler !== 'function') { console.error('no handler export'); process.exit(3); }
+process.stdout.write(JSON.stringify({ ms }));
+`;
+
+/** Imports a bundle once in a fresh node process; resolves with the import time in ms. */
+export function timeModuleImport(file: string, env: NodeJS.ProcessEnv = lambdaLikeEnv()): Promise<number> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', IMPORT_AND_TIME, pathToFileURL(file).href],
+      { env, timeout: 30_000, cwd: path.dirname(file) },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`importing ${file} failed: ${stderr || err.message}`));
+        try {
+          resolve((JSON.parse(stdout) as { ms: number }).ms);
+        } catch {
+          reject(new Error(`importing ${file}: unexpected output ${stdout} ${stderr}`));
+        }
+      },
+    );
+  });
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+export async function measureBundles(opts: { runs?: number; handlers?: readonly LambdaName[] } = {}): Promise<BundleMeasurement[]> {
+  const runs = opts.runs ?? 9;
+  const outDir = await mkdtemp(path.join(os.tmpdir(), 'bundles-'));
+  try {
+    const results: BundleMeasurement[] = [];
+    for (const name of opts.handlers ?? ALL_LAMBDAS) {
+      const bundle = await buildHandlerBundle(name, outDir);
+      await timeModuleImport(bundle.file); // warm the file cache; not counted
+      const times: number[] = [];
+      // Sequential: parallel processes would measure the machine's contention, not the bundle.
+      for (let i = 0; i < runs; i++) times.push(await timeModuleImport(bundle.file));
+      results.push({ handler: name, bytes: bundle.bytes, initMsMedian: Math.round(median(times) * 10) / 10 });
+    }
+    return results;
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+export function formatBundleTable(rows: readonly BundleMeasurement[]): string {
+  const lines = ['| handler | minified KB | target ≤ 250 | init ms (median) | target ≤ 60 |', '|---|---:|---|---:|---|'];
+  for (const r of rows) {
+    const kb = (r.bytes / 1024).toFixed(1);
+    lines.push(`| ${r.handler} | ${kb} | ${r.bytes <= BUNDLE_BYTES_TARGET ? 'ok' : 'OVER'} | ${r.initMsMedian.toFixed(1)} | ${r.initMsMedian <= INIT_MS_TARGET ? 'ok' : 'OVER'} |`);
+  }
+  return lines.join('\n');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const rows = await measureBundles();
+  console.log(formatBundleTable(rows));
+  console.log(`\nnode ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0]?.toFixed(2)}`);
+}
