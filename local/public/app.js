@@ -124,6 +124,7 @@ async function detectSandbox() {
       const st = await request('GET', `${base}/state`);
       if (st && typeof st === 'object') {
         state.sandbox = { base };
+        $('sandbox-consent').checked = st.autoApprove === false;
         return;
       }
     } catch {
@@ -666,6 +667,23 @@ async function doDisableHook(button) {
   });
 }
 
+async function doConsentToggle(input) {
+  const show = input.checked;
+  input.disabled = true;
+  try {
+    const res = await sandboxCall('POST', '/settings', { autoApprove: !show });
+    input.checked = res?.autoApprove === false;
+    flash('info', input.checked
+      ? 'Connect now shows Calendly’s consent page (Allow or Deny).'
+      : 'Connect now skips the consent page: the sandbox approves at once.');
+  } catch (err) {
+    input.checked = !show;
+    flash('error', err instanceof ApiError ? err.message : 'Cannot reach the Calendly sandbox.');
+  } finally {
+    input.disabled = false;
+  }
+}
+
 async function doHealthCheck(button) {
   await busy(button, 'Checking…', async () => {
     const summary = await request('POST', '/dev/health-check');
@@ -718,6 +736,7 @@ async function main() {
   $('btn-expire').addEventListener('click', (e) => doExpire(e.currentTarget));
   $('btn-disable-hook').addEventListener('click', (e) => doDisableHook(e.currentTarget));
   $('btn-health').addEventListener('click', (e) => doHealthCheck(e.currentTarget));
+  $('sandbox-consent').addEventListener('change', (e) => doConsentToggle(e.currentTarget));
   $('book-start').value = defaultStart();
   const days = `${WINDOW_BACK_DAYS} days back to ${WINDOW_AHEAD_DAYS} days ahead`;
   $('meetings-window').textContent = `Meetings from ${days}, earliest first. Updates arrive by webhook.`;

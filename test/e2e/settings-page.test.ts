@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
 import type { Sandbox } from '../../sandbox/types.js';
-import { collectPageErrors, launchBrowser, operableControls, screenshots } from '../support/browser.js';
+import { collectPageErrors, launchBrowser, lowContrastText, operableControls, screenshots } from '../support/browser.js';
 
 const STEP_TIMEOUT_MS = 60_000;
 
@@ -27,11 +27,13 @@ async function waitForText(selector: string, text: string | RegExp): Promise<voi
   await page.locator(selector, { hasText: text }).first().waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
 }
 
-async function expectEveryControlNamed(where: string): Promise<void> {
+/** Accessibility sanity: every control has a name a screen reader can say; text is readable. */
+async function expectAccessible(where: string): Promise<void> {
   const controls = await operableControls(page);
   expect(controls.length, `operable controls ${where}`).toBeGreaterThan(3);
   const unnamed = controls.filter((c) => c.name === '');
   expect(unnamed, `controls without an accessible name ${where}`).toEqual([]);
+  expect(await lowContrastText(page), `text below WCAG AA contrast ${where}`).toEqual([]);
 }
 
 describe('settings page in a real browser (Chromium via playwright-core)', () => {
@@ -42,8 +44,6 @@ describe('settings page in a real browser (Chromium via playwright-core)', () =>
         dataDir: ':memory:',
         healthIntervalSeconds: 0, // the test runs the health check itself, from the page
         env: { LOG_LEVEL: 'WARN' },
-        // A person sees the sandbox's consent page and clicks Allow.
-        sandboxOptions: { autoApprove: false },
       }),
       launchBrowser(),
     ]);
@@ -73,12 +73,22 @@ describe('settings page in a real browser (Chromium via playwright-core)', () =>
     for (const role of ['banner', 'main', 'contentinfo'] as const) {
       expect(await page.getByRole(role).count(), `landmark ${role}`).toBe(1);
     }
-    await expectEveryControlNamed('before connecting');
+    await expectAccessible('before connecting');
     await shot('not-connected');
 
+    // The sandbox approves at once by default; a person wants to see its consent page.
+    const consent = page.getByRole('checkbox', { name: 'Show Calendly’s consent page when connecting' });
+    await consent.check();
+    await waitForText('#flash', 'Connect now shows Calendly’s consent page');
+    expect(await consent.isChecked()).toBe(true);
+
     // 2. Connect (from the keyboard) -> the sandbox's consent page -> Allow -> back, connected.
-    const connect = page.getByRole('button', { name: 'Connect Calendly' });
-    await connect.focus();
+    // Tab to it like a keyboard user (this also makes Chromium apply :focus-visible).
+    let tabs = 0;
+    while ((await page.evaluate('document.activeElement && document.activeElement.id')) !== 'btn-connect') {
+      expect(++tabs, 'Connect is reachable with Tab').toBeLessThan(40);
+      await page.keyboard.press('Tab');
+    }
     const outline = await page.evaluate('getComputedStyle(document.activeElement).outlineStyle');
     expect(outline, 'a keyboard-focused button shows a focus ring').not.toBe('none');
     await page.keyboard.press('Enter');
@@ -104,7 +114,7 @@ describe('settings page in a real browser (Chromium via playwright-core)', () =>
     await row.waitFor();
     expect(await row.textContent()).toContain('Grace Hopper');
     expect(await row.textContent()).toContain('Active');
-    await expectEveryControlNamed('with a meeting listed');
+    await expectAccessible('with a meeting listed');
     await shot('meeting-booked');
 
     // 4. Break the hook at "Calendly", run a health check from the page, watch it heal.
