@@ -3,6 +3,7 @@ import { AppError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
 import { tuningOf, type ConnectionDeps } from './connection-deps.js';
 import { finishConnection } from './reconnect.js';
+import { persistWithRetry } from './tokens.js';
 
 export { beginConnect } from './connect-start.js';
 
@@ -62,17 +63,15 @@ export async function completeConnect(
   let delay = t.pollInitialMs;
   let before;
   for (;;) {
-    before = await deps.connections.get(userId);
+    before = await persistWithRetry(deps, () => deps.connections.get(userId));
     // A new connection id after a disconnect or when another Calendly account is connected.
     const sameConnection = before && before.status !== 'disconnected' && before.calendlyUserUri === tokens.ownerUri;
-    const stored = await deps.connections.startConnect(userId, {
-      tokens,
-      owner,
-      nowMs: deps.clock.now(),
-      leaseMs: t.leaseMs,
-      connectionId: sameConnection && before ? before.connectionId : randomToken(12),
-      expectedVersion: before?.version,
-    });
+    const connectionId = sameConnection && before ? before.connectionId : randomToken(12);
+    const expectedVersion = before?.version;
+    // The code is spent: this pair is all we have, so a store error is retried.
+    const stored = await persistWithRetry(deps, () =>
+      deps.connections.startConnect(userId, { tokens, owner, nowMs: deps.clock.now(), leaseMs: t.leaseMs, connectionId, expectedVersion }),
+    );
     if (stored) break;
     if (waited >= t.leaseWaitMs) {
       // The code is spent and the pair could not be stored: give it back rather than keep it nowhere.

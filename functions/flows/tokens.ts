@@ -127,13 +127,17 @@ async function refreshUnderLease(deps: TokenDeps, userId: string, owner: string,
       // rotate before the answer was lost, the next refresh will get invalid_grant (see top).
       throw e;
     }
-    // Persist before anything uses the new token.
-    const saved = await deps.connections.saveRefreshedTokens(userId, {
-      tokens: fresh,
-      expectedTokenVersion: cur.tokenVersion,
-      owner,
-      nowMs: deps.clock.now(),
-    });
+    // Persist before anything uses the new token. The stored refresh token is spent now, so
+    // this pair is the connection's only future: a failed write is retried a few times before
+    // giving up (and losing it means authorization_required later).
+    const saved = await persistWithRetry(deps, () =>
+      deps.connections.saveRefreshedTokens(userId, {
+        tokens: fresh,
+        expectedTokenVersion: cur.tokenVersion,
+        owner,
+        nowMs: deps.clock.now(),
+      }),
+    );
     if (saved === 'saved') {
       leaseReleased = true; // in the same write when the lease was still ours; otherwise it is not ours to release
       logger.info('calendly token refreshed', { userId });
@@ -162,4 +166,17 @@ async function onRefused(deps: TokenDeps, userId: string, tokenVersion: number, 
   }
   logger.warn('calendly refresh refused; connection needs authorization', { userId });
   throw new AuthorizationRequiredError();
+}
+
+/** Retries a write that must not be lost on a store error (conditional outcomes are answers, not errors). */
+export async function persistWithRetry<T>(deps: Pick<TokenDeps, 'sleeper'>, write: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await write();
+    } catch (e) {
+      if (i >= attempts) throw e;
+      logger.warn('store write failed; retrying', { attempt: i, error: e instanceof Error ? e.name : 'unknown' });
+      await deps.sleeper.sleep(50 * 2 ** i);
+    }
+  }
 }
