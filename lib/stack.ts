@@ -168,6 +168,8 @@ export class CalendlyConnectorStack extends Stack {
       for (const key of Object.keys(access.tables) as TableKey[]) env[TABLES[key].envVar] = this.tables.byKey[key].tableName;
       for (const q of access.sends) env[queueUrlEnv[q]] = this.queues[q].queue.queueUrl;
       if (access.secret) env.APP_SECRET_ARN = this.appSecret.secretArn;
+      // The health check's period (when a connection is next due) must match the schedule's rate.
+      if (name === 'health-scheduler' || name === 'health-worker') env.HEALTH_CHECK_INTERVAL_SECONDS = String(healthCheckMinutes * 60);
 
       const hf = new HandlerFunction(this, `Fn-${name}`, { name, ...FUNCTION_SETTINGS[name], environment: env, logRetention });
       for (const [key, mode] of Object.entries(access.tables) as [TableKey, string][]) {

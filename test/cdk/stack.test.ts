@@ -182,6 +182,7 @@ describe('Lambda functions', () => {
       for (const key of Object.keys(access.tables) as TableKey[]) expected[TABLES[key].envVar] = { Ref: tableLogicalId(key) };
       for (const q of access.sends) expected[q === 'sync' ? 'SYNC_QUEUE_URL' : 'HEALTH_QUEUE_URL'] = { Ref: queueLogicalId(q) };
       if (access.secret) expected.APP_SECRET_ARN = { Ref: logicalId(stack.appSecret) };
+      if (name === 'health-scheduler' || name === 'health-worker') expected.HEALTH_CHECK_INTERVAL_SECONDS = '900';
       const specific = Object.fromEntries(Object.entries(env).filter(([k]) => !(k in common) && k !== 'PUBLIC_BASE_URL'));
       expect(specific, name).toEqual(expected);
     }
