@@ -6,6 +6,7 @@ import { tuningOf, type ConnectionDeps } from './connection-deps.js';
 import { isTransientCalendly } from './flow-errors.js';
 import { acquireLease } from './lease.js';
 import { AuthorizationRequiredError, obtainAccessToken } from './tokens.js';
+import { hookKeyFromCallback } from './webhook-step.js';
 
 export type CleanupResult = 'done' | 'pending' | 'nothing_to_do';
 
@@ -121,7 +122,7 @@ async function cleanUpAtCalendly(deps: ConnectionDeps, userId: string, conn: Con
           logger.warn('calendly refused to delete a webhook on disconnect', { userId, kind: isCalendlyError(e) ? e.kind : 'unknown' });
           continue;
         }
-        await deps.webhookKeys.setStateForUser(decodeURIComponent(h.callbackUrl.slice(base.length)), userId, 'retired', deps.clock.now()).catch(() => false);
+        await deps.webhookKeys.setStateForUser(hookKeyFromCallback(base, h.callbackUrl), userId, 'retired', deps.clock.now()).catch(() => false);
       }
     }
     const stored = await deps.connections.getWithTokens(userId);

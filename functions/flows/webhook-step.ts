@@ -46,14 +46,7 @@ export interface EnsureWebhookResult {
 export async function ensureWebhook(deps: WebhookDeps, input: EnsureWebhookInput): Promise<EnsureWebhookResult> {
   const { userId } = input;
   const base = deps.webhookCallbackUrl('');
-  const hookKeyOf = (h: WebhookSubscription) => {
-    const tail = h.callbackUrl.slice(base.length);
-    try {
-      return decodeURIComponent(tail);
-    } catch {
-      return tail;
-    }
-  };
+  const hookKeyOf = (h: WebhookSubscription) => hookKeyFromCallback(base, h.callbackUrl);
   const wantsOurEvents = (h: WebhookSubscription) => WEBHOOK_EVENTS.every((e) => h.events.includes(e));
 
   const conn = await deps.connections.get(userId);
@@ -133,6 +126,16 @@ export async function ensureWebhook(deps: WebhookDeps, input: EnsureWebhookInput
   }
   logger.info('webhook ensured', { userId, outcome, leftovers });
   return { outcome: outcome ?? 'kept', webhookUri: chosen.uri, hookKey, ...(leftovers ? { leftovers } : {}) };
+}
+
+/** The hook key at the end of one of our callback URLs (`<base><hookKey>`). */
+export function hookKeyFromCallback(base: string, callbackUrl: string): string {
+  const tail = callbackUrl.slice(base.length);
+  try {
+    return decodeURIComponent(tail);
+  } catch {
+    return tail;
+  }
 }
 
 async function listOurs(deps: WebhookDeps, input: EnsureWebhookInput, base: string): Promise<WebhookSubscription[]> {

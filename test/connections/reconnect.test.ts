@@ -69,7 +69,7 @@ describe('reconnect over dynalite + sandbox', () => {
     expect(typeof msgs[0]!.minStartTime).toBe('string');
   });
 
-  it('50 sequential reconnects: every answer connected, one hook, no token request, no invalid_grant', async () => {
+  it('50 sequential reconnects: every answer connected, one hook, no token request, no invalid_grant', { timeout: 120_000 }, async () => {
     const { userId, user } = await connected();
     const first = await expectOneGoodHook(userId, user.uri);
     h.sandbox.resetCalls();
@@ -86,7 +86,7 @@ describe('reconnect over dynalite + sandbox', () => {
     await h.takeSyncMessages();
   });
 
-  it('10 concurrent reconnects (separate Lambdas): all connected, one piece of work, one hook', async () => {
+  it('10 concurrent reconnects (separate Lambdas): all connected, one piece of work, one hook', { timeout: 60_000 }, async () => {
     const { userId, user } = await connected();
     await h.takeSyncMessages();
     h.sandbox.resetCalls();
@@ -102,7 +102,7 @@ describe('reconnect over dynalite + sandbox', () => {
     expect(msgs.length).toBeLessThanOrEqual(2);
   });
 
-  it('10 concurrent reconnects on an expired token with a disabled hook: one refresh, one new hook, no invalid_grant', async () => {
+  it('10 concurrent reconnects on an expired token with a disabled hook: one refresh, one new hook, no invalid_grant', { timeout: 60_000 }, async () => {
     const { userId, user } = await connected();
     const old = await expectOneGoodHook(userId, user.uri);
     h.sandbox.disableWebhook(old.uri);
@@ -155,6 +155,68 @@ describe('reconnect over dynalite + sandbox', () => {
     // Connecting again through OAuth brings it back, with one hook.
     const again = await connectViaOAuth(h, h.deps(), userId, user.email);
     expect(again.location.searchParams.get('calendly')).toBe('connected');
+    await expectOneGoodHook(userId, user.uri);
+    await h.takeSyncMessages();
+  });
+
+  it('connection lease: a dead holder is taken over once its lease expires; a live one makes callers wait, bounded', async () => {
+    const { userId, user } = await connected();
+    const deps = h.deps();
+    expect((await deps.connections.tryTakeLease(userId, 'dead-lambda', h.clock.now(), 1000)).taken).toBe(true);
+    // Live: the wait is bounded and answers connection_busy.
+    await expect(reconnect(h.deps({ tuning: { leaseWaitMs: 50 } }), userId)).rejects.toMatchObject({ code: 'connection_busy', status: 409 });
+    // Another owner can never release it.
+    expect(await deps.connections.releaseLease(userId, 'someone-else')).toBe(false);
+    h.advance(1001);
+    expect((await reconnect(h.deps(), userId)).status).toBe('connected');
+    expect((await h.deps().connections.get(userId))?.lease).toBeUndefined();
+    await expectOneGoodHook(userId, user.uri);
+    await h.takeSyncMessages();
+  });
+
+  it('step 5: when the record write is refused (another flow holds the lease), the hook just created is deleted', async () => {
+    const { userId, user } = await connected();
+    const deps = h.deps();
+    const old = await expectOneGoodHook(userId, user.uri);
+    h.sandbox.deleteWebhookAtCalendly(old.uri);
+    expect((await deps.connections.tryTakeLease(userId, 'reconnect-elsewhere', h.clock.now(), 60_000)).taken).toBe(true);
+    const { ensureWebhook } = await import('../../functions/flows/webhook-step.js');
+    const token = await getAccessToken(deps, userId);
+    await expect(ensureWebhook(deps, { userId, accessToken: token, userUri: user.uri, organizationUri: user.organization })).rejects.toMatchObject({ code: 'connection_changed' });
+    expect(ourHooks(h, user.uri)).toHaveLength(0);
+    await deps.connections.releaseLease(userId, 'reconnect-elsewhere');
+    // The health checker's repair (no lease held) then works: created, recorded, one hook.
+    const r = await ensureWebhook(deps, { userId, accessToken: token, userUri: user.uri, organizationUri: user.organization });
+    expect(r.outcome).toBe('replaced');
+    await expectOneGoodHook(userId, user.uri);
+    // Run again: kept, no create.
+    h.sandbox.resetCalls();
+    expect((await ensureWebhook(deps, { userId, accessToken: token, userUri: user.uri, organizationUri: user.organization })).outcome).toBe('kept');
+    expect(h.sandbox.calls()).toEqual({ 'GET /webhook_subscriptions': 1 });
+  });
+
+  it('never touches hooks that point elsewhere, and deletes duplicates of ours', async () => {
+    const { userId, user } = await connected();
+    const deps = h.deps();
+    const token = await getAccessToken(deps, userId);
+    const foreign = await deps.calendly.createWebhookSubscription(token, {
+      url: 'https://other-service.example/hooks/1',
+      events: ['invitee.created'],
+      organization: user.organization,
+      user: user.uri,
+      scope: 'user',
+    });
+    const dup = await deps.calendly.createWebhookSubscription(token, {
+      url: 'http://127.0.0.1:9/webhooks/calendly/not-a-key-we-hold',
+      events: ['invitee.created', 'invitee.canceled', 'invitee_no_show.created', 'invitee_no_show.deleted'],
+      organization: user.organization,
+      user: user.uri,
+      scope: 'user',
+    });
+    expect((await reconnect(deps, userId)).status).toBe('connected');
+    const all = h.sandbox.webhooks(user.uri);
+    expect(all.some((w) => w.uri === foreign.uri)).toBe(true);
+    expect(all.some((w) => w.uri === dup.uri)).toBe(false);
     await expectOneGoodHook(userId, user.uri);
     await h.takeSyncMessages();
   });

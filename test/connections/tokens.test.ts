@@ -32,7 +32,7 @@ describe('getAccessToken: single-flight refresh across Lambdas', () => {
     expect(h.sandbox.calls()['POST /oauth/token']).toBe(1);
   });
 
-  it('20 concurrent consumers on an expired token, each with its own store and client: exactly one refresh', async () => {
+  it('20 concurrent consumers on an expired token, each with its own store and client: exactly one refresh', { timeout: 60_000 }, async () => {
     const { userId, user } = await connected();
     h.advance(2 * 3600_000 + 1000);
     h.sandbox.resetCalls();
