@@ -146,6 +146,7 @@ const sandbox = {
   markNoShow: (inviteeUri) => sandboxCall('POST', '/no-show', { inviteeUri }),
   unmarkNoShow: (inviteeUri) => sandboxCall('POST', '/no-show/delete', { inviteeUri }),
   expireTokens: (userUri) => sandboxCall('POST', '/tokens/expire', { userUri }),
+  revokeTokens: (userUri) => sandboxCall('POST', '/tokens/revoke', { userUri }),
   disableWebhook: (uri) => sandboxCall('POST', '/webhooks/disable', { uri }),
 };
 
@@ -656,6 +657,14 @@ async function doExpire(button) {
   });
 }
 
+async function doRevoke(button) {
+  await busy(button, 'Revoking…', async () => {
+    await sandbox.revokeTokens(requireConnectedUserUri());
+    flash('info', 'Calendly revoked every token of this account (as after a password change). Reconnect asks for your permission again.');
+    await refresh();
+  });
+}
+
 async function doDisableHook(button) {
   await busy(button, 'Disabling…', async () => {
     requireConnectedUserUri();
@@ -734,6 +743,7 @@ async function main() {
   $('btn-disconnect').addEventListener('click', (e) => doDisconnect(e.currentTarget));
   $('book-form').addEventListener('submit', doBook);
   $('btn-expire').addEventListener('click', (e) => doExpire(e.currentTarget));
+  $('btn-revoke').addEventListener('click', (e) => doRevoke(e.currentTarget));
   $('btn-disable-hook').addEventListener('click', (e) => doDisableHook(e.currentTarget));
   $('btn-health').addEventListener('click', (e) => doHealthCheck(e.currentTarget));
   $('sandbox-consent').addEventListener('change', (e) => doConsentToggle(e.currentTarget));

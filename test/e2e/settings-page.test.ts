@@ -22,7 +22,10 @@ let page: Page;
 let pageErrors: string[];
 let shot: (name: string) => Promise<string>;
 
-/** Waits until the element shows text containing `text` (the page polls every few seconds). */
+/**
+ * Waits until the element shows `text` (the page polls every few seconds). A string matches
+ * any substring, ignoring case (so 'Connected' would match 'Disconnected': use a RegExp).
+ */
 async function waitForText(selector: string, text: string | RegExp): Promise<void> {
   await page.locator(selector, { hasText: text }).first().waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS });
 }
@@ -61,14 +64,14 @@ describe('settings page in a real browser (Chromium via playwright-core)', () =>
     await runtime?.stop();
   }, 120_000);
 
-  it('connects through the consent page, lists a booked meeting, heals a disabled hook, reconnects, cancels, disconnects', async () => {
+  it('connects through the consent page, lists a booked meeting, heals a disabled hook, reconnects (refresh, then re-consent), cancels, disconnects', async () => {
     const demoEmail = sandbox.defaultUser.email;
 
     // 1. Signed in as the demo user, not connected yet, sandbox controls shown.
     await page.goto(`${runtime.baseUrl}/`);
     await page.locator('html[data-ready="true"]').waitFor({ state: 'attached' });
     await waitForText('#who', 'Signed in as demo-user');
-    await waitForText('#status-badge', 'Not connected');
+    await waitForText('#status-badge', /^Not connected$/);
     await page.getByRole('heading', { name: 'Sandbox controls' }).waitFor();
     for (const role of ['banner', 'main', 'contentinfo'] as const) {
       expect(await page.getByRole(role).count(), `landmark ${role}`).toBe(1);
@@ -98,7 +101,7 @@ describe('settings page in a real browser (Chromium via playwright-core)', () =>
     await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL((url) => url.href.startsWith(runtime.baseUrl));
     await waitForText('#flash', 'Calendly is connected');
-    await waitForText('#status-badge', 'Connected');
+    await waitForText('#status-badge', /^Connected$/);
     await waitForText('#f-email', demoEmail);
     await waitForText('#f-webhook', /^Active/);
     expect(new URL(page.url()).search, 'the ?calendly= result is taken out of the address bar').toBe('');
@@ -144,25 +147,43 @@ describe('settings page in a real browser (Chromium via playwright-core)', () =>
     await page.getByRole('button', { name: 'Reconnect Calendly' }).click();
     await waitForText('#flash', 'Reconnected');
     expect(sandbox.calls()['POST /oauth/token'] ?? 0, 'the expired token was refreshed').toBeGreaterThan(tokenCallsBefore);
-    await waitForText('#status-badge', 'Connected');
+    await waitForText('#status-badge', /^Connected$/);
     await waitForText('#f-token', /^Valid, expires/);
     expect(sandbox.webhooks(userUri).filter((w) => w.state === 'active'), 'reconnect kept one hook').toHaveLength(1);
     await shot('reconnected');
 
-    // 6. Cancel the meeting at "Calendly" from its row; the delivery marks it canceled here.
+    // 6. Calendly revokes every token (a password change): Reconnect asks for permission again
+    //    and offers the authorize link, which goes through the consent page and back.
+    await page.getByRole('button', { name: 'Revoke all tokens' }).click();
+    await waitForText('#flash', 'revoked every token');
+    await page.getByRole('button', { name: 'Reconnect Calendly' }).click();
+    await waitForText('#flash', 'needs your permission again');
+    const authorize = page.getByRole('link', { name: 'Authorize with Calendly' });
+    await authorize.waitFor();
+    await waitForText('#status-badge', /^Needs permission$/);
+    await shot('authorization-required');
+    await authorize.click();
+    await page.getByRole('heading', { name: /wants to access your Calendly account/ }).waitFor();
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await waitForText('#flash', 'Calendly is connected');
+    await waitForText('#status-badge', /^Connected$/);
+    await waitForText('#sandbox-hook', 'our webhook subscription is active');
+    expect(sandbox.webhooks(userUri).filter((w) => w.state === 'active'), 'still exactly one hook').toHaveLength(1);
+
+    // 7. Cancel the meeting at "Calendly" from its row; the delivery marks it canceled here.
     await row.getByRole('button', { name: /^Cancel E2E demo call/ }).click();
     await waitForText('#flash', 'Canceled “E2E demo call”');
     await page.locator('#meetings-body tr', { hasText: 'E2E demo call' }).filter({ hasText: 'Canceled' }).waitFor();
     await shot('meeting-canceled');
 
-    // 7. Disconnect, confirming in the dialog.
+    // 8. Disconnect, confirming in the dialog.
     await page.getByRole('button', { name: 'Disconnect Calendly' }).click();
     const dialog = page.getByRole('dialog', { name: 'Disconnect Calendly?' });
     await dialog.waitFor();
     await shot('confirm-disconnect');
     await dialog.getByRole('button', { name: 'Disconnect', exact: true }).click();
     await waitForText('#flash', 'Calendly is disconnected');
-    await waitForText('#status-badge', 'Disconnected');
+    await waitForText('#status-badge', /^Disconnected$/);
     await page.getByRole('button', { name: 'Connect Calendly' }).waitFor();
     expect(sandbox.webhooks(userUri).filter((w) => w.state === 'active'), 'our hook is gone at the sandbox').toHaveLength(0);
     await shot('disconnected');
