@@ -219,11 +219,12 @@ function tokenWords(iso) {
     : `Expired ${relative(t)}; renewed automatically on next use`;
 }
 
-function webhookWords(webhook) {
+function webhookWords(webhook, needsAuth) {
   const s = webhook?.state ?? null;
+  const repair = needsAuth ? 'repaired once you authorize again' : 'the health check repairs it';
   if (s === 'active') return { text: 'Active', cls: 'good' };
-  if (s === 'disabled') return { text: 'Disabled at Calendly; the health check repairs it', cls: 'bad' };
-  if (s === 'missing') return { text: 'Missing at Calendly; the health check repairs it', cls: 'bad' };
+  if (s === 'disabled') return { text: `Disabled at Calendly; ${repair}`, cls: 'bad' };
+  if (s === 'missing') return { text: `Missing at Calendly; ${repair}`, cls: 'bad' };
   if (s === null) return { text: 'None', cls: '' };
   return { text: String(s), cls: '' };
 }
@@ -295,16 +296,19 @@ function renderStatus() {
 
   const live = s && s.status !== 'disconnected' ? s : null;
   setText('f-email', live?.email ?? (s?.email ? `${s.email} (previously)` : '—'));
-  setText('f-token', live ? tokenWords(live.tokenExpiresAt) : '—');
-  const hook = live ? webhookWords(live.webhook) : { text: '—', cls: '' };
+  const needsAuth = s?.status === 'authorization_required';
+  setText('f-token', needsAuth ? 'Refused by Calendly; authorize again' : live ? tokenWords(live.tokenExpiresAt) : '—', needsAuth ? 'bad' : '');
+  const hook = live ? webhookWords(live.webhook, needsAuth) : { text: '—', cls: '' };
   setText('f-webhook', hook.text, hook.cls);
   setText('f-checked', live ? when(live.webhook?.lastCheckedAt) : '—');
   setText('f-sync', s ? when(s.lastSyncAt) : '—');
   setText('f-error', s ? errorWords(s.lastError) : 'None', s?.lastError ? 'bad' : '');
 
   const hasConnection = s && (s.status === 'connected' || s.status === 'authorization_required');
-  $('btn-connect').hidden = Boolean(s && s.status === 'connected');
+  // Needing permission again is Reconnect's job (it answers with the authorize link).
+  $('btn-connect').hidden = Boolean(hasConnection);
   $('btn-reconnect').hidden = !hasConnection;
+  $('btn-reconnect').classList.toggle('btn-primary', needsAuth);
   $('btn-disconnect').hidden = !hasConnection;
   if (s && s.status === 'connected') $('authorize-offer').hidden = true;
 }
