@@ -11,6 +11,7 @@ import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
+  SendMessageBatchCommand,
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
@@ -76,6 +77,14 @@ export interface DrainResult {
   pendingRetries: number;
 }
 
+export interface BacklogMessage {
+  body: string;
+  delaySeconds?: number;
+}
+
+/** Saved messages by queue name (`sync`, `sync-dlq`, ...). */
+export type Backlog = Record<string, BacklogMessage[]>;
+
 type Resolve = (queue: QueueName) => Promise<SqsHandler>;
 
 export class LocalQueues {
@@ -83,6 +92,7 @@ export class LocalQueues {
   private readonly pollers: Promise<void>[] = [];
   private readonly abort = new AbortController();
   private stopped = false;
+  private closed = false;
   private readonly localInFlight: Record<QueueName, number> = { sync: 0, health: 0 };
   /** Receipt handles of deliveries a handler failed: they wait out their visibility timeout. */
   private readonly failedReceipts = new Map<string, number>();
@@ -196,14 +206,68 @@ export class LocalQueues {
     return { idle: false, pendingRetries: pending };
   }
 
-  /** Stops the pollers (letting in-flight batches finish) and fauxqs. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /** Stops the pollers, letting the batches in flight finish. */
+  async stopPollers(): Promise<void> {
     this.stopped = true;
     this.abort.abort();
     await Promise.allSettled(this.pollers);
+  }
+
+  /** Stops the pollers (letting in-flight batches finish) and fauxqs. */
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.stopPollers();
     this.sqs.destroy();
     await this.server.stop();
+  }
+
+  /**
+   * Every message still held by the queues and their DLQs (ready, delayed, or received and not
+   * deleted), so that a restart can put them back: fauxqs itself keeps nothing on disk.
+   */
+  backlog(): Backlog {
+    const now = Date.now();
+    const out: Backlog = {};
+    for (const info of Object.values(this.queues)) {
+      for (const name of [info.name, info.dlqName]) {
+        const view = this.server.inspectQueue(name);
+        if (!view) continue;
+        const all = [...view.messages.ready, ...view.messages.delayed, ...view.messages.inflight.map((e) => e.message)];
+        if (all.length === 0) continue;
+        out[name] = all.map((m) => ({
+          body: m.body,
+          ...(m.delayUntil && m.delayUntil > now ? { delaySeconds: Math.min(900, Math.ceil((m.delayUntil - now) / 1000)) } : {}),
+        }));
+      }
+    }
+    return out;
+  }
+
+  /** Sends a saved backlog back onto the queues it came from; returns how many messages. */
+  async restore(backlog: Backlog): Promise<number> {
+    const urls = new Map<string, string>();
+    for (const info of Object.values(this.queues)) {
+      urls.set(info.name, info.url);
+      urls.set(info.dlqName, info.dlqUrl);
+    }
+    let n = 0;
+    for (const [name, messages] of Object.entries(backlog)) {
+      const url = urls.get(name);
+      if (!url) continue;
+      for (let i = 0; i < messages.length; i += 10) {
+        const chunk = messages.slice(i, i + 10);
+        const out = await this.sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: url,
+            Entries: chunk.map((m, j) => ({ Id: String(j), MessageBody: m.body, ...(m.delaySeconds ? { DelaySeconds: m.delaySeconds } : {}) })),
+          }),
+        );
+        if (out.Failed?.length) throw new Error(`could not restore ${out.Failed.length} message(s) onto ${name}`);
+        n += chunk.length;
+      }
+    }
+    return n;
   }
 
   private async poll(queue: QueueName, resolve: Resolve): Promise<void> {

@@ -8,7 +8,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
 import type { JWTPayload } from 'jose';
 import type { QueueName } from '../functions/ports.js';
 import { logger } from '../functions/shared/logger.js';
@@ -173,7 +175,10 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
             jwt: { issuer: auth.issuer, audience: auth.audience, jwksPath: '/dev/jwks.json' },
             endpoints: { dynamodb: store.endpoint, sqs: queues.endpoint },
             tables: store.tables,
-            queues: { sync: queues.queues.sync.url, health: queues.queues.health.url },
+            queues: {
+              sync: { url: queues.queues.sync.url, dlqUrl: queues.queues.sync.dlqUrl },
+              health: { url: queues.queues.health.url, dlqUrl: queues.queues.health.dlqUrl },
+            },
             dataDir: config.dataDir,
           }),
         },
@@ -256,6 +261,9 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     delete process.env.APP_SECRET_ARN;
 
 
+    // Messages left in the queues by the last stop (fauxqs keeps nothing itself).
+    const restored = await restoreBacklog(config.dataDir, queues);
+    if (restored > 0) logger.info('queued messages restored from the last run', { messages: restored });
     queues.startPollers(async (queue) => (await handlers.load(queue === 'sync' ? 'sync-worker' : 'health-worker')) as SqsHandler);
     let scheduler: LocalScheduler | undefined;
     if (config.healthIntervalSeconds > 0) {
@@ -298,7 +306,11 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
         server.closeIdleConnections();
         await scheduler?.stop();
         while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-        await queues.stop(); // pollers let their current batch finish
+        await queues.stopPollers(); // each poller lets its current batch finish
+        await saveBacklog(config.dataDir, queues).catch((err: unknown) =>
+          logger.error('could not save the queued messages; they are lost', { error: err instanceof Error ? err.message : String(err) }),
+        );
+        await queues.stop();
         await closing;
         await sandbox?.close().catch((err: unknown) => logger.warn('sandbox close failed', { error: String(err) }));
         await store.close(); // LevelDB closed: everything written is on disk
@@ -328,6 +340,38 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     await cleanup();
     throw err;
   }
+}
+
+export const BACKLOG_FILE = 'queue-backlog.json';
+
+const backlogSchema = z.record(z.string(), z.array(z.object({ body: z.string(), delaySeconds: z.number().int().min(0).max(900).optional() })));
+
+async function saveBacklog(dataDir: string, queues: LocalQueues): Promise<void> {
+  if (dataDir === ':memory:') return;
+  const backlog = queues.backlog();
+  const path = join(dataDir, BACKLOG_FILE);
+  if (Object.keys(backlog).length === 0) return;
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(backlog), { mode: 0o600 });
+  await rename(tmp, path);
+}
+
+async function restoreBacklog(dataDir: string, queues: LocalQueues): Promise<number> {
+  if (dataDir === ':memory:') return 0;
+  const path = join(dataDir, BACKLOG_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  const parsed = backlogSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error(`${path} is damaged; move it away to start without the saved queue messages`);
+  const n = await queues.restore(parsed.data);
+  // At least once, as SQS: a crash between the two lines would deliver these again.
+  await unlink(path);
+  return n;
 }
 
 /** Stops accepting; resolves when every connection is gone (idle ones are closed as they idle). */

@@ -1,7 +1,7 @@
 /**
  * The runtime as `npm start` runs it (a child process on the default configuration, with the
  * built-in sandbox): it answers /health, stops on SIGTERM with exit 0, and a restart on the same
- * DATA_DIR sees what was written before (store data and the local keys). In-process: shutdown
+ * DATA_DIR sees what was written before (store data, queued messages and the local keys). In-process: shutdown
  * lets in-flight requests and worker batches finish first.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,11 +9,13 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClients } from '../../functions/adapters/dynamo.js';
 import { createSqsQueue } from '../../functions/adapters/sqs-queue.js';
 import { KEYS_FILE } from '../../local/keys.js';
+import { newSqsClient } from '../../local/queues.js';
 import { call, startTestRuntime } from '../support/runtime.js';
 
 const CONFIG_VARS = /^(PORT|PUBLIC_BASE_URL|APP_REDIRECT_URL|CALENDLY_.*|DATA_DIR|HEALTH_CHECK_INTERVAL_SECONDS|WEBHOOK_TOLERANCE_SECONDS|TOKEN_ENCRYPTION_KEY|LOG_LEVEL)$/;
@@ -83,12 +85,13 @@ describe('npm start: SIGTERM and restart on the same DATA_DIR', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('keeps store data and keys across a graceful restart', async () => {
+  it('keeps store data, queued messages and keys across a graceful restart', async () => {
     running = await startChild(dataDir);
     const cfg = (await (await fetch(`${running.baseUrl}/dev/config`)).json()) as {
       sandbox: boolean;
-      endpoints: { dynamodb: string };
+      endpoints: { dynamodb: string; sqs: string };
       tables: { connections: string };
+      queues: { sync: { url: string; dlqUrl: string } };
     };
     // The default configuration runs on the built-in sandbox; its controls are proxied.
     expect(cfg.sandbox).toBe(true);
@@ -99,6 +102,10 @@ describe('npm start: SIGTERM and restart on the same DATA_DIR', () => {
     const item = { userId: 'persist-user', marker: `written-${Date.now()}` };
     await db.doc.send(new PutCommand({ TableName: cfg.tables.connections, Item: item }));
     db.raw.destroy();
+    // A dead letter waiting for someone to look at it: fauxqs is in memory, the runtime saves it.
+    const sqs = newSqsClient(cfg.endpoints.sqs);
+    await sqs.send(new SendMessageCommand({ QueueUrl: cfg.queues.sync.dlqUrl, MessageBody: '{"userId":"dead-letter"}' }));
+    sqs.destroy();
     const session = (await (await fetch(`${running.baseUrl}/dev/session`, { method: 'POST', body: JSON.stringify({ userId: 'persist-user' }) })).json()) as { token: string };
 
     running.child.kill('SIGTERM');
@@ -111,6 +118,11 @@ describe('npm start: SIGTERM and restart on the same DATA_DIR', () => {
     const got = await db2.doc.send(new GetCommand({ TableName: cfg2.tables.connections, Key: { userId: 'persist-user' } }));
     db2.raw.destroy();
     expect(got.Item).toEqual(item);
+
+    const sqs2 = newSqsClient(cfg2.endpoints.sqs);
+    const dead = await sqs2.send(new ReceiveMessageCommand({ QueueUrl: cfg2.queues.sync.dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    sqs2.destroy();
+    expect((dead.Messages ?? []).map((m) => m.Body)).toEqual(['{"userId":"dead-letter"}']);
 
     // The session minted before the restart is still accepted (same local key pair).
     const status = await fetch(`${running.baseUrl}/connections/calendly`, { headers: { authorization: `Bearer ${session.token}` } });
