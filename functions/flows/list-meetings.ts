@@ -35,7 +35,8 @@ const querySchema = z.strictObject({
     .transform(Number)
     .pipe(z.number().int().min(1).max(MAX_LIMIT))
     .optional(),
-  nextToken: z.string().min(1).max(1024).optional(),
+  // Length and content are judged by the store (400 invalid_next_token).
+  nextToken: z.string().min(1).max(8192).optional(),
 });
 
 export interface ListMeetingsDeps {

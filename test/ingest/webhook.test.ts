@@ -100,7 +100,7 @@ describe('POST /webhooks/calendly/{hookKey} over dynalite', () => {
 
   const post = async (hook: string, body: string | Buffer, headers: Record<string, string> = {}) => {
     const res = await handler(webhookEvent(hook, body, headers));
-    return { status: res.statusCode, body: JSON.parse(String(res.body)) as Record<string, unknown> };
+    return { status: res.statusCode ?? 0, body: JSON.parse(String(res.body)) as Record<string, unknown> };
   };
   const deliver = (body: string, key = APP_KEY, hook = hooks.ok, t = T) => post(hook, body, { 'calendly-webhook-signature': sign(key, t, body) });
   const created = (ev: string, inv: string, minute: number, extra: Partial<Parameters<typeof inviteePayload>[0]> = {}) =>

@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { mergeMeeting, meetingContent, toApiMeeting, type MeetingState, type MeetingUpdate } from '../../functions/flows/meeting-merge.js';
+import { createMeetingStore } from '../../functions/store/meetings.js';
+import { startDynalite, type TestDynamo } from '../support/dynalite.js';
+import { countRequests } from './helpers.js';
+import { OBS, at, eventUri, inviteePayload, inviteeUri, scenarioArb, upd } from './scenarios.js';
+
+
+/** What the sync worker builds: event snapshot + invitee snapshot per scheduled event. */
+function syncUpdates(prefix: string, n: number, startBase = Date.parse('2026-07-01T00:00:00Z')): MeetingUpdate[] {
+  const out: MeetingUpdate[] = [];
+  for (let i = 0; i < n; i++) {
+    const ev = `${prefix}${String(i).padStart(4, '0')}`;
+    const start = new Date(startBase + i * 3600_000).toISOString();
+    out.push({
+      eventUri: eventUri(ev),
+      observedAt: OBS,
+      event: { uri: eventUri(ev), name: 'Sync', status: 'active', startTime: start, endTime: start, location: null, createdAt: at(0), updatedAt: at(1) },
+    });
+    out.push({
+      eventUri: eventUri(ev),
+      observedAt: OBS,
+      invitee: { uri: inviteeUri(ev, 'S1'), email: 's@example.com', name: 'S', status: 'active', rescheduled: false, cancelUrl: 'c', rescheduleUrl: 'r', noShow: null, createdAt: at(0), updatedAt: at(1) },
+    });
+  }
+  return out;
+}
+
+describe('meetings store over dynalite', () => {
+  let db: TestDynamo;
+  beforeAll(async () => {
+    db = await startDynalite();
+  });
+  afterAll(async () => db.close());
+
+  it('applyMany batches: 100 new events cost fence + 1 BatchGet + 4 BatchWrites + fence = 7 requests; a re-run writes nothing', async () => {
+    const c = db.newClients();
+    const counter = countRequests(c.raw);
+    const store = createMeetingStore(c.doc, db.tables.meetings);
+    const updates = syncUpdates('BULK', 100);
+    const r1 = await store.applyMany('bulk-user', updates);
+    expect(r1).toEqual({ applied: 100, unchanged: 0, requests: 7 });
+    expect(counter.total()).toBe(7);
+    expect(counter.log.map((l) => l.command)).toEqual([
+      'UpdateItemCommand',
+      'BatchGetItemCommand',
+      'BatchWriteItemCommand',
+      'BatchWriteItemCommand',
+      'BatchWriteItemCommand',
+      'BatchWriteItemCommand',
+      'UpdateItemCommand',
+    ]);
+    counter.reset();
+    const r2 = await store.applyMany('bulk-user', updates);
+    expect(r2).toEqual({ applied: 0, unchanged: 100, requests: 3 });
+    expect(counter.writes()).toBe(2); // the fence up and down; no item written
+    // 1,000 events in one call: 1 + 10 + 40 + 1 = 52 requests (events/19.2)
+    const big = await store.applyMany('bulk-big', syncUpdates('BIG', 1000));
+    expect(big).toEqual({ applied: 1000, unchanged: 0, requests: 52 });
+  });
+
+  it('a webhook write landing between the bulk read and the bulk write is not lost (fence)', async () => {
+    const bulkClients = db.newClients();
+    const hookClients = db.newClients();
+    const ev = 'RACE0000';
+    const userId = 'race-user';
+    const hookStore = createMeetingStore(hookClients.doc, db.tables.meetings, { fenceWaitMs: 20_000 });
+    // The webhook news: the invitee canceled (newer than anything the sync has).
+    const cancel = upd('invitee.canceled', inviteePayload({ ev, inv: 'S1', status: 'canceled', updatedAt: at(50), event: { status: 'canceled', updatedAt: at(50), startTime: '2026-07-01T00:00:00.000000Z' } }));
+    let hookDone: Promise<'applied' | 'unchanged'> | undefined;
+    const bulkStore = createMeetingStore(bulkClients.doc, db.tables.meetings, {
+      hooks: {
+        bulkAfterRead: async () => {
+          // Start the webhook apply now and wait until its write is in the table.
+          hookDone = hookStore.apply(userId, cancel);
+          for (let i = 0; i < 400; i++) {
+            const got = await db.doc.send(new GetCommand({ TableName: db.tables.meetings, Key: { userId, eventId: ev }, ConsistentRead: true }));
+            if (got.Item) return;
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          throw new Error('webhook write never landed');
+        },
+      },
+    });
+    const r = await bulkStore.applyMany(userId, syncUpdates('RACE', 1));
+    expect(r.applied).toBe(1);
+    // The bulk put just overwrote the webhook's item; the webhook saw the fence and repairs.
+    expect(await hookDone).toBe('applied');
+    const s = await bulkStore.get(userId, ev);
+    const view = toApiMeeting(s as MeetingState);
+    expect(view.status).toBe('canceled');
+    expect(view.invitees[0]?.status).toBe('canceled');
+  });
+
+  it('concurrent applies (no bulk) all land: rev conflicts re-read and merge', async () => {
+    const stores = Array.from({ length: 6 }, () => createMeetingStore(db.newClients().doc, db.tables.meetings));
+    const ev = 'CONC0001';
+    const updates = ['A', 'B', 'C', 'D', 'E', 'F'].map((inv, i) => upd('invitee.created', inviteePayload({ ev, inv, updatedAt: at(i), event: { updatedAt: at(0) } })));
+    const results = await Promise.all(updates.map((u, i) => (stores[i] as ReturnType<typeof createMeetingStore>).apply('conc-user', u)));
+    expect(results.every((r) => r === 'applied')).toBe(true);
+    const s = await stores[0]?.get('conc-user', ev);
+    expect(Object.keys(s?.invitees ?? {})).toHaveLength(6);
+  });
+
+  it('through dynalite: shuffled, duplicated and concurrent deliveries end in the in-order state (30 runs)', async () => {
+    const store = createMeetingStore(db.doc, db.tables.meetings);
+    const other = createMeetingStore(db.newClients().doc, db.tables.meetings);
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async ({ seq, shuffled }) => {
+        run++;
+        const expected = seq.reduce<MeetingState | undefined>((s, u) => mergeMeeting(s, u), undefined) as MeetingState;
+        const seqUser = `prop-seq-${run}`;
+        for (const u of shuffled) await store.apply(seqUser, u);
+        const parUser = `prop-par-${run}`;
+        await Promise.all(shuffled.map((u, i) => (i % 2 ? other : store).apply(parUser, u)));
+        const bulkUser = `prop-bulk-${run}`;
+        await Promise.all([store.applyMany(bulkUser, shuffled.slice(0, Math.ceil(shuffled.length / 2))), ...shuffled.slice(Math.ceil(shuffled.length / 2)).map((u) => other.apply(bulkUser, u))]);
+        for (const user of [seqUser, parUser, bulkUser]) {
+          const got = await store.get(user, 'E1');
+          expect(meetingContent(got as MeetingState)).toBe(meetingContent(expected));
+        }
+      }),
+      { numRuns: 30 },
+    );
+  }, 180_000);
+});
