@@ -38,7 +38,7 @@ describe('GET /meetings over dynalite', () => {
       });
     }
     // Another user's meetings in the same window must never show up.
-    updates.length && (await store.applyMany('lister', updates));
+    await store.applyMany('lister', updates);
     await store.applyMany('someone-else', updates.slice(0, 20));
   });
   afterAll(async () => db.close());
@@ -124,7 +124,7 @@ describe('GET /meetings over dynalite', () => {
     const alone = await get('lister', { nextToken: token, limit: '10' });
     const withParams = await get('lister', { ...q, nextToken: token });
     expect(alone.body).toEqual(withParams.body);
-    expect(alone.body.meetings[0]?.startTime! >= first.body.meetings[9]?.startTime!).toBe(true);
+    expect(String(alone.body.meetings[0]?.startTime) >= String(first.body.meetings[9]?.startTime)).toBe(true);
     const other = await get('lister', { ...q, status: 'canceled', nextToken: token });
     expect(other).toMatchObject({ status: 400, body: { error: 'invalid_next_token' } });
   });
