@@ -64,7 +64,7 @@ describe('settings page in a real browser (Chromium via playwright-core)', () =>
     await runtime?.stop();
   }, 120_000);
 
-  it('connects through the consent page, lists a booked meeting, heals a disabled hook, reconnects (refresh, then re-consent), cancels, disconnects', async () => {
+  it('connects through the consent page, lists a booked meeting, heals a disabled hook, reconnects (refresh, then re-consent), no-show/reschedule/cancel, disconnects', async () => {
     const demoEmail = sandbox.defaultUser.email;
 
     // 1. Signed in as the demo user, not connected yet, sandbox controls shown.
@@ -170,10 +170,25 @@ describe('settings page in a real browser (Chromium via playwright-core)', () =>
     await waitForText('#sandbox-hook', 'our webhook subscription is active');
     expect(sandbox.webhooks(userUri).filter((w) => w.state === 'active'), 'still exactly one hook').toHaveLength(1);
 
-    // 7. Cancel the meeting at "Calendly" from its row; the delivery marks it canceled here.
-    await row.getByRole('button', { name: /^Cancel E2E demo call/ }).click();
+    // 7. At "Calendly": mark the invitee a no-show, reschedule, cancel, all from the rows; each
+    //    delivery shows up here.
+    await row.getByRole('button', { name: /^Mark Grace Hopper as no-show/ }).click();
+    await waitForText('#flash', 'Marked Grace Hopper as no-show');
+    await row.filter({ hasText: 'Yes: Grace Hopper' }).waitFor();
+    await row.getByRole('button', { name: /^Reschedule E2E demo call/ }).click();
+    await waitForText('#flash', 'Rescheduled “E2E demo call”');
+    const rows = page.locator('#meetings-body tr', { hasText: 'E2E demo call' });
+    const rescheduledFrom = rows.filter({ hasText: 'Canceled' }).filter({ hasText: 'Rescheduled' });
+    const rescheduledTo = rows.filter({ hasText: 'Active' });
+    await rescheduledFrom.waitFor();
+    await rescheduledTo.waitFor();
+    expect(await rows.count(), 'the old and the new meeting').toBe(2);
+    await shot('meeting-rescheduled');
+    await rescheduledTo.getByRole('button', { name: /^Cancel E2E demo call/ }).click();
     await waitForText('#flash', 'Canceled “E2E demo call”');
-    await page.locator('#meetings-body tr', { hasText: 'E2E demo call' }).filter({ hasText: 'Canceled' }).waitFor();
+    // Both canceled now: no row of this meeting says Active any more.
+    await rescheduledTo.waitFor({ state: 'detached' });
+    expect(await rows.filter({ hasText: 'Canceled' }).count()).toBe(2);
     await shot('meeting-canceled');
 
     // 8. Disconnect, confirming in the dialog.
