@@ -1,6 +1,6 @@
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -14,6 +14,8 @@ export interface ConnectorApiProps {
   /** Scopes every JWT route requires (empty: any valid token from the issuer for the audience). */
   jwtScopes: string[];
   throttle: { rateLimit: number; burstLimit: number };
+  /** Browser origins of the SaaS app allowed to call the API (CORS); empty: no CORS (server-to-server). */
+  corsAllowOrigins: string[];
   logRetention: RetentionDays;
 }
 
@@ -42,6 +44,17 @@ export class ConnectorApi extends Construct {
     this.api = new HttpApi(this, 'HttpApi', {
       description: 'Calendly connector: connections, meetings, OAuth callback, webhook ingest',
       createDefaultStage: false,
+      // API Gateway answers preflights itself (no authorizer, no Lambda).
+      ...(props.corsAllowOrigins.length
+        ? {
+            corsPreflight: {
+              allowOrigins: props.corsAllowOrigins,
+              allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.DELETE],
+              allowHeaders: ['authorization', 'content-type'],
+              maxAge: Duration.hours(1),
+            },
+          }
+        : {}),
     });
     this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
     this.stage = new HttpStage(this, 'DefaultStage', {

@@ -132,6 +132,18 @@ describe('HTTP API', () => {
     for (const name of ALL_LAMBDAS) expect(fnProps(name).Environment.Variables.PUBLIC_BASE_URL).toEqual({ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] });
   });
 
+  it('no CORS by default; corsAllowOrigins context enables it for those origins only', () => {
+    const [, api] = ofType('AWS::ApiGatewayV2::Api')[0]!;
+    expect(api.Properties.CorsConfiguration).toBeUndefined();
+    const s = synth({ corsAllowOrigins: 'https://app.example.com' });
+    const withCors = Object.values(Template.fromStack(s.stack).toJSON().Resources as Record<string, Json>).find((r) => r.Type === 'AWS::ApiGatewayV2::Api')!;
+    expect(withCors.Properties.CorsConfiguration).toMatchObject({
+      AllowOrigins: ['https://app.example.com'],
+      AllowHeaders: ['authorization', 'content-type'],
+      AllowMethods: ['GET', 'POST', 'DELETE'],
+    });
+  }, 60_000);
+
   it('route scopes come from the jwtScopes context and apply to JWT routes only', () => {
     const s = synth({ jwtScopes: 'calendly:connect, calendly:read' });
     const routes = Object.values(Template.fromStack(s.stack).toJSON().Resources as Record<string, Json>)
@@ -275,6 +287,17 @@ describe('health schedule', () => {
     const dlqId = (p.Target.DeadLetterConfig.Arn['Fn::GetAtt'] as string[])[0]!;
     expect(resources[dlqId]!.Type).toBe('AWS::SQS::Queue');
     expect(Object.values(resources).some((r) => JSON.stringify(r.Properties?.RedrivePolicy ?? {}).includes(`"${dlqId}"`))).toBe(false);
+  });
+
+  it('a tick whose function run fails lands in the same DLQ after Lambda\'s retries', () => {
+    const configs = ofType('AWS::Lambda::EventInvokeConfig').map(([, c]) => c.Properties as Json);
+    expect(configs).toHaveLength(1);
+    expect(configs[0]).toMatchObject({
+      FunctionName: { Ref: fnLogicalId('health-scheduler') },
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 900,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [schedulesDlq(), 'Arn'] } } },
+    });
   });
 
   it('the schedule role may invoke only the health-scheduler function and send to its DLQ', () => {
