@@ -386,9 +386,8 @@ function meetingRow(m) {
   }
 
   const noShows = invitees.filter((i) => i.noShow);
-  const noShowCell = cell('', noShows.length
-    ? span('pill pill-noshow', `Yes: ${noShows.map((i) => i.name || i.email).join(', ')}`)
-    : 'No');
+  const noShowCell = cell('', noShows.length ? span('pill pill-noshow', 'Yes') : 'No');
+  if (noShows.length) noShowCell.append(span('sub', noShows.map((i) => i.name || i.email).join(', ')));
 
   tr.append(time, title, inviteesCell, statusCell, noShowCell);
 

@@ -174,7 +174,7 @@ describe('settings page in a real browser (Chromium via playwright-core)', () =>
     //    delivery shows up here.
     await row.getByRole('button', { name: /^Mark Grace Hopper as no-show/ }).click();
     await waitForText('#flash', 'Marked Grace Hopper as no-show');
-    await row.filter({ hasText: 'Yes: Grace Hopper' }).waitFor();
+    await row.locator('.pill-noshow', { hasText: 'Yes' }).waitFor();
     await row.getByRole('button', { name: /^Reschedule E2E demo call/ }).click();
     await waitForText('#flash', 'Rescheduled “E2E demo call”');
     const rows = page.locator('#meetings-body tr', { hasText: 'E2E demo call' });
