@@ -42,6 +42,8 @@ export interface LocalRuntimeOptions {
   handlers?: Partial<Record<AnyHandlerName, AnyHandler>>;
   /** Queue and event source mapping settings (tests use small visibility timeouts). */
   queues?: QueueOptions;
+  /** API Gateway's integration timeout: a slower handler gets a 503. Default 30 000 (as AWS). */
+  integrationTimeoutMs?: number;
   /** Interface to listen on. Default 127.0.0.1. */
   host?: string;
 }
@@ -164,6 +166,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
         handlers,
         ready,
         track,
+        integrationTimeoutMs: opts.integrationTimeoutMs,
         sandboxBaseUrl: () => sandbox?.baseUrl,
         dev: {
           runHealthCheck: () => track(runHealthCheck()),

@@ -38,11 +38,15 @@ export interface FrontDoorDeps {
   sandboxBaseUrl?: () => string | undefined;
   /** Resolves when the handlers' environment is set; requests wait for it. */
   ready: Promise<void>;
+  /** API Gateway's integration timeout (30 s for HTTP APIs). */
+  integrationTimeoutMs?: number;
   /** Counts work the shutdown must wait for. */
   track<T>(work: Promise<T>): Promise<T>;
 }
 
 class BodyTooLarge extends Error {}
+
+const INTEGRATION_TIMEOUT = Symbol('integration timeout');
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
@@ -115,7 +119,17 @@ export function createFrontDoor(deps: FrontDoorDeps) {
     let result: unknown;
     try {
       const handler = await deps.handlers.load(match.route.handler);
-      result = await handler(event, lambdaContext(match.route.handler));
+      const invocation = deps.track(Promise.resolve().then(() => handler(event, lambdaContext(match.route.handler))));
+      // API Gateway gives up on an integration after 30 s (the function may run on).
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<typeof INTEGRATION_TIMEOUT>((resolve) => {
+        timer = setTimeout(() => resolve(INTEGRATION_TIMEOUT), deps.integrationTimeoutMs ?? 30_000);
+      });
+      result = await Promise.race([invocation, timedOut]).finally(() => clearTimeout(timer));
+      if (result === INTEGRATION_TIMEOUT) {
+        logger.error('handler did not answer within the API Gateway integration timeout', { handler: match.route.handler, requestId });
+        return writeGatewayMessage(res, 503, 'Service Unavailable', { 'apigw-requestid': requestId });
+      }
     } catch (err) {
       // Lambda function error: API Gateway answers 500 with its own body.
       logger.error('handler threw', { handler: match.route.handler, requestId, error: err instanceof Error ? { name: err.name, message: err.message } : String(err) });

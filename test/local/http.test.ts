@@ -21,11 +21,15 @@ const echo = async (event: HttpEvent) => {
   return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ok: true }) };
 };
 
+let releaseSlow!: () => void;
+const slowGate = new Promise<void>((r) => (releaseSlow = r));
+
 const schedulerInputs: unknown[] = [];
 const queueFromEnv = () =>
   createSqsQueue({ urls: { sync: process.env.SYNC_QUEUE_URL!, health: process.env.HEALTH_QUEUE_URL! }, endpoint: process.env.SQS_ENDPOINT });
 
 const rt = useLocalRuntime({
+  integrationTimeoutMs: 2500,
   env: { CALENDLY_CLIENT_ID: 'test', CALENDLY_CLIENT_SECRET: 'test', CALENDLY_WEBHOOK_SIGNING_KEY: 'test', CALENDLY_AUTH_URL: 'http://127.0.0.1:9', CALENDLY_API_URL: 'http://127.0.0.1:9' },
   handlers: {
     connections: echo,
@@ -37,6 +41,7 @@ const rt = useLocalRuntime({
       if (q.answer === 'cookies') return { statusCode: 201, cookies: ['a=1; Path=/', 'b=2; HttpOnly'], body: 'made' };
       if (q.answer === 'plain') return { hello: 'world' };
       if (q.answer === 'throw') throw new Error('boom');
+      if (q.answer === 'slow') await slowGate;
       return { statusCode: 200, body: '' };
     },
     // The scheduler fans out over the health queue; each health check queues a sync.
@@ -238,6 +243,12 @@ describe('HTTP API payload 2.0 events', () => {
   it('answers 500 {"message":"Internal Server Error"} when the function throws', async () => {
     const res = await call(rt(), 'POST', '/webhooks/calendly/k?answer=throw');
     expect(res).toMatchObject({ status: 500, body: { message: 'Internal Server Error' } });
+  });
+
+  it('answers 503 {"message":"Service Unavailable"} when the function outlives the integration timeout', async () => {
+    const res = await call(rt(), 'POST', '/webhooks/calendly/k?answer=slow');
+    releaseSlow();
+    expect(res).toMatchObject({ status: 503, body: { message: 'Service Unavailable' } });
   });
 
   it('answers 404 {"message":"Not Found"} for unknown routes and methods', async () => {
