@@ -65,6 +65,16 @@ describe('settings page in a real browser (Chromium via playwright-core)', () =>
   }, 120_000);
 
   it('connects through the consent page, lists a booked meeting, heals a disabled hook, reconnects (refresh, then re-consent), no-show/reschedule/cancel, disconnects', async () => {
+    try {
+      await walkThrough();
+    } catch (err) {
+      // What the page showed when it went wrong, for whoever reads the CI artifacts.
+      await shot('FAILED').catch(() => undefined);
+      throw err;
+    }
+  }, 300_000);
+
+  async function walkThrough(): Promise<void> {
     const demoEmail = sandbox.defaultUser.email;
 
     // 1. Signed in as the demo user, not connected yet, sandbox controls shown.
@@ -208,5 +218,5 @@ describe('settings page in a real browser (Chromium via playwright-core)', () =>
     const expected404 = (e: string) => e.includes('status of 404') && (e.includes('/connections/calendly') || e.includes('/favicon.ico'));
     const unexpected = pageErrors.filter((e) => !expected404(e));
     expect(unexpected, 'the page logged no errors').toEqual([]);
-  }, 300_000);
+  }
 });
