@@ -1,0 +1,204 @@
+/**
+ * Calendly calls per operation, by endpoint (sandbox `calls()` diffed around each operation),
+ * through the real handlers invoked directly with API Gateway / SQS events. Beside them the
+ * seed's naive reconnect (bench/lib/naive-reconnect.ts) and the hook gap of each reconnect.
+ */
+import { createConnectionsHandler } from '../../functions/handlers/connections.js';
+import { createHealthWorkerHandler, healthDepsFrom } from '../../functions/handlers/health-worker.js';
+import { createOAuthCallbackHandler } from '../../functions/handlers/oauth-callback.js';
+import { createSyncWorkerHandler } from '../../functions/handlers/sync-worker.js';
+import { makeWebhookHandler } from '../../functions/handlers/webhook.js';
+import { httpEvent, recordingQueue, sqsEvent, startBenchHarness } from '../lib/harness.js';
+import { createHookWatcher, type WatchReport } from '../lib/hook-watch.js';
+import { callsDiff, total } from '../lib/measure.js';
+import { naiveReconnect } from '../lib/naive-reconnect.js';
+import { describeCalls, fmt, type Row, type SectionResult } from '../lib/report.js';
+import { startWebhookServer } from '../lib/webhook-server.js';
+
+const SECTION = 'Calendly calls per operation';
+const RUNS = 5;
+const INTERVAL_MS = 15 * 60_000;
+
+export async function runCalls(): Promise<SectionResult> {
+  const t0 = performance.now();
+  const receiver = await startWebhookServer();
+  const watcher = createHookWatcher();
+  const queue = recordingQueue();
+  const h = await startBenchHarness({ publicBaseUrl: receiver.url, queue, wrapClient: (c) => watcher.wrap(c) });
+  watcher.bind(h.sandbox, h.webhookUrl(''));
+  const cd = h.connectionDeps();
+  receiver.bind(makeWebhookHandler(h.ingestDeps()));
+  const connections = createConnectionsHandler(async () => cd);
+  const callback = createOAuthCallbackHandler(async () => cd);
+  const healthWorker = createHealthWorkerHandler(() => healthDepsFrom(cd, { intervalMs: INTERVAL_MS }));
+  const syncWorker = createSyncWorkerHandler(() => h.syncDeps(queue));
+
+  const measure = async <T>(fn: () => Promise<T>): Promise<{ calls: Record<string, number>; out: T }> => {
+    const before = h.sandbox.calls();
+    const out = await fn();
+    return { calls: callsDiff(before, h.sandbox.calls()), out };
+  };
+  const runQueuedSyncs = () =>
+    measure(async () => {
+      const msgs = queue.take('sync');
+      if (msgs.length) await syncWorker(sqsEvent(msgs));
+      return msgs.length;
+    });
+
+  /** The full OAuth path: POST connect → consent (sandbox Allow) → GET callback → 302. */
+  const connect = async (userId: string, email: string) => {
+    h.sandbox.createUser({ email });
+    const started = await connections(httpEvent({ method: 'POST', path: '/connections/calendly/connect', userId, body: '{}' }));
+    const { authorizeUrl } = JSON.parse(started.body ?? '{}') as { authorizeUrl: string };
+    const back = new URL(h.sandbox.approve(authorizeUrl, { email }));
+    const query = Object.fromEntries(back.searchParams.entries());
+    const res = await callback(httpEvent({ method: 'GET', path: '/oauth/calendly/callback', query }));
+    const location = String(res.headers?.location ?? '');
+    if (!location.includes('calendly=connected')) throw new Error(`connect did not finish: ${location}`);
+  };
+  const reconnect = async (userId: string) => {
+    const res = await connections(httpEvent({ method: 'POST', path: '/connections/calendly/reconnect', userId, body: '{}' }));
+    const body = JSON.parse(res.body ?? '{}') as { status?: string };
+    if (body.status !== 'connected') throw new Error(`reconnect answered ${res.statusCode} ${res.body}`);
+  };
+  const userUri = (email: string) => h.sandbox.userByEmail(email)?.uri as string;
+
+  const rows: Row[] = [];
+  const details: Record<string, unknown> = {};
+  try {
+    // --- connect -------------------------------------------------------------------------
+    const A = { id: 'bench-user-a', email: 'a@bench.test' };
+    const B = { id: 'bench-user-b', email: 'b@bench.test' };
+    const conA = await measure(() => connect(A.id, A.email));
+    const syncA = await runQueuedSyncs();
+    rows.push({
+      section: SECTION,
+      measure: 'connect (POST connect → consent → OAuth callback)',
+      value: describeCalls(conA.calls),
+      data: { calls: conA.calls, followUpSync: syncA.calls },
+    });
+    rows.push({ section: SECTION, measure: '… then its initial sync (empty calendar)', value: describeCalls(syncA.calls), data: { calls: syncA.calls } });
+    await connect(B.id, B.email);
+    queue.take('sync');
+
+    // --- reconnect of a healthy connection: ours vs the seed's ------------------------------
+    const ours: Array<{ calls: Record<string, number>; gap: WatchReport }> = [];
+    const naive: Array<{ calls: Record<string, number>; gap: WatchReport }> = [];
+    for (let i = 0; i < RUNS; i++) {
+      watcher.start(userUri(A.email));
+      const r = await measure(() => reconnect(A.id));
+      ours.push({ calls: r.calls, gap: watcher.stop() });
+      watcher.start(userUri(B.email));
+      const n = await measure(() => naiveReconnect(cd, B.id));
+      naive.push({ calls: n.calls, gap: watcher.stop() });
+    }
+    queue.take('sync');
+    // Probe runs: a booking at every call boundary; the ones Calendly had nowhere to deliver are lost.
+    watcher.start(userUri(A.email), { probe: true });
+    await reconnect(A.id);
+    const oursProbe = watcher.stop();
+    watcher.start(userUri(B.email), { probe: true });
+    await naiveReconnect(cd, B.id);
+    const naiveProbe = watcher.stop();
+    queue.take('sync');
+
+    const maxCalls = (xs: typeof ours) => Math.max(...xs.map((x) => total(x.calls)));
+    const same = (xs: typeof ours) => xs.every((x) => JSON.stringify(x.calls) === JSON.stringify(xs[0]?.calls));
+    const oursMax = maxCalls(ours);
+    const oursRefreshes = ours.reduce((a, x) => a + (x.calls['POST /oauth/token'] ?? 0), 0);
+    rows.push({
+      section: SECTION,
+      measure: `reconnect, healthy connection (worst of ${RUNS}${same(ours) ? ', all identical' : ''})`,
+      value: describeCalls(ours[0]?.calls ?? {}),
+      target: '≤ 2, no token refresh',
+      met: oursMax <= 2 && oursRefreshes === 0,
+      data: { runs: ours.map((x) => x.calls) },
+    });
+    rows.push({
+      section: SECTION,
+      measure: `baseline: seed's naive reconnect (refresh, me, list, delete, create)`,
+      value: describeCalls(naive[0]?.calls ?? {}),
+      data: { runs: naive.map((x) => x.calls) },
+    });
+    const gapMs = (xs: typeof ours) => xs.map((x) => x.gap.gapMs);
+    const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? Number.NaN;
+    rows.push({
+      section: SECTION,
+      measure: 'hook gap during reconnect: ours vs naive (median ms with no active hook)',
+      value: `${fmt(median(gapMs(ours)), 2)} ms vs ${fmt(median(gapMs(naive)), 2)} ms`,
+      target: 'ours 0',
+      met: gapMs(ours).every((g) => g === 0),
+      data: { oursGapMs: gapMs(ours), naiveGapMs: gapMs(naive) },
+    });
+    rows.push({
+      section: SECTION,
+      measure: 'bookings made at each call boundary that got no delivery (lost): ours vs naive',
+      value: `${oursProbe.lostBookings}/${oursProbe.bookings} vs ${naiveProbe.lostBookings}/${naiveProbe.bookings}`,
+      target: 'ours 0',
+      met: oursProbe.lostBookings === 0,
+      data: { ours: oursProbe, naive: naiveProbe },
+    });
+
+    // --- reconnect that must replace a disabled hook ------------------------------------------
+    const connA = await h.connections.get(A.id);
+    h.sandbox.disableWebhook(connA?.webhook?.uri as string);
+    watcher.start(userUri(A.email));
+    const repl = await measure(() => reconnect(A.id));
+    const replGap = watcher.stop();
+    const replSync = await runQueuedSyncs();
+    const ourHooks = h.sandbox.webhooks(userUri(A.email)).filter((w) => w.callbackUrl.startsWith(h.webhookUrl('')));
+    rows.push({
+      section: SECTION,
+      measure: 'reconnect replacing a disabled hook (create before delete)',
+      value: describeCalls(repl.calls),
+      data: { calls: repl.calls, catchUpSync: replSync.calls, hooksAfter: ourHooks.map((w) => w.state), gap: replGap },
+    });
+
+    // --- health check --------------------------------------------------------------------------
+    const check = async (userId: string) => {
+      const conn = await h.connections.get(userId);
+      const res = await measure(() => healthWorker(sqsEvent([{ userId, dueAt: conn?.nextCheckAt }])));
+      const after = await h.connections.get(userId);
+      return { calls: res.calls, outcome: after?.lastCheckOutcome, failures: res.out.batchItemFailures.length };
+    };
+    const healthy = await check(A.id);
+    rows.push({
+      section: SECTION,
+      measure: 'health check, healthy connection, token fresh',
+      value: describeCalls(healthy.calls),
+      target: '≤ 1',
+      met: total(healthy.calls) <= 1 && healthy.outcome === 'healthy',
+      data: healthy,
+    });
+    // Age the token into the 5-minute refresh margin (flows and sandbox share this clock).
+    const exp = (await h.connections.get(A.id))?.tokenExpiresAt ?? h.clock.now();
+    h.sandbox.advance(Math.max(0, exp - h.clock.now() - 4 * 60_000));
+    const due = await check(A.id);
+    rows.push({
+      section: SECTION,
+      measure: 'health check, healthy connection, token due for refresh',
+      value: describeCalls(due.calls),
+      target: '≤ 1 + 1 refresh',
+      met: total(due.calls) <= 2 && (due.calls['POST /oauth/token'] ?? 0) <= 1 && due.outcome === 'healthy',
+      data: due,
+    });
+
+    // --- disconnect ---------------------------------------------------------------------------
+    const disc = await measure(() => connections(httpEvent({ method: 'DELETE', path: '/connections/calendly', userId: A.id })));
+    const again = await measure(() => connections(httpEvent({ method: 'DELETE', path: '/connections/calendly', userId: A.id })));
+    rows.push({ section: SECTION, measure: 'disconnect (delete hook, revoke)', value: describeCalls(disc.calls), data: { calls: disc.calls } });
+    rows.push({ section: SECTION, measure: 'disconnect again (already disconnected)', value: describeCalls(again.calls), target: '0', met: total(again.calls) === 0 });
+    details.catchUpSyncAfterRepair = replSync.calls;
+  } finally {
+    await h.close();
+    await receiver.close();
+  }
+  return {
+    section: SECTION,
+    rows,
+    details,
+    durationMs: performance.now() - t0,
+    method:
+      'Real handlers (connections, oauth-callback, health-worker, sync-worker, webhook) invoked directly with API Gateway v2 / SQS events; ports built as in functions/wiring.ts but on in-process dynalite and the Calendly sandbox over HTTP (sandbox clock). Calls = sandbox calls() diff around each operation; follow-up syncs are run and counted separately. Hook gap = wall time between Calendly call boundaries with no active hook of ours at the sandbox.',
+  };
+}
