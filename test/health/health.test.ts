@@ -200,5 +200,4 @@ describe('health worker over dynalite, fauxqs and the Calendly sandbox', () => {
     expect(out.batchItemFailures).toEqual([]);
     expect((await h.connections.get(c.userId))?.lastCheckOutcome).toBe('healthy');
   });
-
 });
