@@ -342,16 +342,23 @@ export function createMeetingStore(doc: DynamoDBDocumentClient, tableName: strin
         if (liveUntil - now > fenceLeaseMs / 2) return;
         const next = now + fenceLeaseMs;
         counter.n++;
-        await doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: fenceKey(userId),
-            UpdateExpression: 'SET liveUntil = :until',
-            ConditionExpression: '#token = :token AND liveUntil > :now',
-            ExpressionAttributeNames: { '#token': 'token' },
-            ExpressionAttributeValues: { ':until': next, ':token': token, ':now': now },
-          }),
-        );
+        try {
+          await doc.send(
+            new UpdateCommand({
+              TableName: tableName,
+              Key: fenceKey(userId),
+              UpdateExpression: 'SET liveUntil = :until',
+              ConditionExpression: '#token = :token AND liveUntil > :now',
+              ExpressionAttributeNames: { '#token': 'token' },
+              ExpressionAttributeValues: { ':until': next, ':token': token, ':now': now },
+            }),
+          );
+        } catch (err) {
+          // Our fence lapsed: a webhook may have trusted it was down, so writing on would be
+          // unsafe. Abort; the caller retries the whole batch (the merge makes that harmless).
+          if (isConditionFailure(err)) throw new Error('bulk meeting write lost its fence; retry the batch', { cause: err });
+          throw err;
+        }
         liveUntil = next;
       };
       const lower = async () => {
