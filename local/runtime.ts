@@ -15,7 +15,6 @@ import type { JWTPayload } from 'jose';
 import type { QueueName } from '../functions/ports.js';
 import { logger } from '../functions/shared/logger.js';
 import type { TableKey } from '../functions/store/tables.js';
-import { oauthRedirectUri } from '../functions/wiring.js';
 import { LocalAuth } from './auth.js';
 import { loadConfig, type LocalConfig } from './config.js';
 import { createHandlerRegistry, HANDLER_NAMES, type AnyHandler, type AnyHandlerName } from './handlers.js';
@@ -225,7 +224,9 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
         sandbox = await startSandbox({
           port: 0,
           host: '127.0.0.1',
-          redirectUris: [oauthRedirectUri(publicBaseUrl)],
+          // = functions/wiring.ts oauthRedirectUri(); not imported here because the composition
+          // root pulls in every adapter, which would slow down start-up (the handlers load it).
+          redirectUris: [`${publicBaseUrl}/oauth/calendly/callback`],
           ...keys.sandbox,
           ...(opts.sandboxOptions ?? {}),
         });
@@ -277,6 +278,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
         invoke: (input) => track(invoke('health-scheduler', input)),
       });
     }
+    // /health first: it is what a supervisor polls, and it should not queue behind the rest.
+    if (!opts.handlers?.ping) await handlers.load('ping').catch(() => undefined);
     readyResolve();
     // Import the real handlers right away (in the background, so start-up is not held up): a
     // module that does not load is reported now rather than on the first request, and does not
