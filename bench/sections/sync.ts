@@ -1,0 +1,119 @@
+/**
+ * Initial sync of 1,000 and 10,000 events (each with one invitee). This process hosts dynalite
+ * and the sandbox; each sync runs in a child process (bench/sync-child.ts) so its RSS is the
+ * worker's alone. Calendly calls are the sandbox's counters around the child's run.
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { randomUUID } from 'node:crypto';
+import { connectSandboxUser } from '../../test/support/sandbox.js';
+import { startBenchHarness, type BenchHarness } from '../lib/harness.js';
+import { callsDiff, total } from '../lib/measure.js';
+import { describeCalls, fmt, mb, type Row, type SectionResult } from '../lib/report.js';
+import type { SyncChildInput, SyncChildOutput } from '../sync-child.js';
+
+const SECTION = 'Initial sync (one connection)';
+const RSS_GROWTH_TARGET = 20 * 1024 * 1024;
+
+function runChild(input: SyncChildInput): Promise<SyncChildOutput> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(new URL('../sync-child.ts', import.meta.url)), [], {
+      execArgv: ['--import', 'tsx', '--expose-gc'],
+      env: { ...process.env, BENCH_SYNC_INPUT: JSON.stringify(input) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let out: SyncChildOutput | undefined;
+    child.on('message', (m) => (out = m as SyncChildOutput));
+    child.on('error', reject);
+    child.on('exit', (code) => (out && code === 0 ? resolve(out) : reject(new Error(`sync child exited ${code}`))));
+  });
+}
+
+async function countMeetings(h: BenchHarness, userId: string): Promise<number> {
+  let n = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await h.doc.send(
+      new QueryCommand({ TableName: h.tables.meetings, KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId }, Select: 'COUNT', ExclusiveStartKey: startKey }),
+    );
+    n += page.Count ?? 0;
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return n;
+}
+
+export async function runSync(arg?: string): Promise<SectionResult> {
+  const t0 = performance.now();
+  const sizes = (arg ?? '1000,10000').split(',').map(Number);
+  // Calendly allows 500 API requests per user per minute; a 10k sync needs ~10,100 of them.
+  // The limit is lifted here to measure the work, and the row notes what real limits imply.
+  const h = await startBenchHarness({ sandbox: { apiRateLimit: 1_000_000_000 } });
+  const rows: Row[] = [];
+  const results: Array<{ events: number; out: SyncChildOutput; calls: Record<string, number>; stored: number }> = [];
+  try {
+    for (const events of sizes) {
+      const userId = `bench-sync-${events}`;
+      const { user, tokens } = await connectSandboxUser(h.sandbox, h.client, { email: `sync-${events}@bench.test` });
+      const owner = randomUUID();
+      await h.connections.startConnect(userId, { tokens, owner, nowMs: h.clock.now(), leaseMs: 60_000, connectionId: randomUUID(), expectedVersion: undefined });
+      await h.connections.finishRun(userId, owner, { outcome: 'connected', nowMs: h.clock.now(), profile: { calendlyUserUri: user.uri, organizationUri: user.organization, email: user.email } });
+      // 30 minutes apart: 10,000 events span ~208 days, inside the initial window (30 days back, 365 ahead).
+      h.sandbox.seedEvents(user.uri, events, { intervalMin: 30 });
+      const before = h.sandbox.calls();
+      const out = await runChild({ endpoint: h.dynalite.endpoint, tables: h.tables, calendlyBaseUrl: h.sandbox.baseUrl, clientId: h.sandbox.clientId, clientSecret: h.sandbox.clientSecret, userId });
+      const calls = callsDiff(before, h.sandbox.calls());
+      const stored = (await countMeetings(h, userId)) - 1; // minus the meetings store's bulk fence item
+      if (out.failures || stored !== events) throw new Error(`sync of ${events}: ${out.failures} failures, ${stored} meetings stored`);
+      results.push({ events, out, calls, stored });
+      const requests = out.ddb.reads + out.ddb.writes;
+      const k = events >= 1000 ? `${events / 1000}k` : String(events);
+      rows.push({ section: SECTION, measure: `${k} events: wall time (worker process)`, value: `${fmt(out.wallMs / 1000, 2)} s (${fmt((events / out.wallMs) * 1000, 0)} events/s)`, data: { wallMs: out.wallMs } });
+      rows.push({
+        section: SECTION,
+        measure: `${k} events: DynamoDB requests`,
+        value: `${requests} (${out.ddb.writes} writes, ${out.ddb.reads} reads) = ${fmt(requests / (events / 100), 1)} per 100 events`,
+        target: `≤ ${events / 20}`,
+        met: requests <= events / 20,
+        data: out.ddb as unknown as Record<string, unknown>,
+      });
+      rows.push({
+        section: SECTION,
+        measure: `${k} events: Calendly calls`,
+        value: describeCalls(calls),
+        data: { calls, total: total(calls), minutesAt500PerMin: total(calls) / 500 },
+      });
+      rows.push({ section: SECTION, measure: `${k} events: worker peak RSS growth over its idle baseline`, value: `${mb(out.rssPeak - out.rssBaseline)} (baseline ${mb(out.rssBaseline)}; heap retained after gc ${mb(out.heapRetainedAfterGc - out.heapUsedBaseline)})`, data: { ...out } });
+    }
+    const small = results.find((r) => r.events === 1000);
+    const large = results.find((r) => r.events === 10000);
+    if (small && large) {
+      const growth = large.out.rssPeak - small.out.rssPeak;
+      rows.push({
+        section: SECTION,
+        measure: 'peak RSS, 10k sync minus 1k sync',
+        value: mb(growth),
+        target: '< 20 MB',
+        met: growth < RSS_GROWTH_TARGET,
+        data: { bytes: growth },
+      });
+      const minutes = total(large.calls) / 500;
+      rows.push({
+        section: SECTION,
+        measure: '10k events at Calendly’s 500 requests/user/min (calls ÷ 500, not measured)',
+        value: `≥ ${fmt(minutes, 1)} min (one invitee list per event)`,
+        data: { minutes },
+      });
+    }
+  } finally {
+    await h.close();
+  }
+  return {
+    section: SECTION,
+    rows,
+    durationMs: performance.now() - t0,
+    method:
+      'Sandbox seedEvents(n, 30 min apart, 1 invitee each); the real sync-worker handler runs one {reason:"connect"} SQS message in a child process (node --expose-gc) against dynalite and the sandbox hosted by the parent; DynamoDB requests counted by middleware in the child; RSS sampled every 5 ms, baseline after gc(); API rate limit lifted in the sandbox.',
+    details: { results },
+  };
+}
