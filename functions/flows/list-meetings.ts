@@ -1,10 +1,10 @@
 /**
  * GET /meetings: the caller's meetings starting in [from, to), ordered by start time, paged.
  *
- * Query parameters (all optional):
- * - `from`, `to`: ISO-8601 date-times with a zone (`Z` or `±hh:mm`), or plain dates
- *   (`YYYY-MM-DD`, read as UTC midnight). Defaults: `from` = now, `to` = `from` + 365 days;
- *   when only `to` is given, `from` = `to` − 365 days. `from` must be before `to`.
+ * Query parameters:
+ * - `from`, `to` (required, as openapi.yaml says): ISO-8601 date-times with a zone (`Z` or
+ *   `±hh:mm`), or plain dates (`YYYY-MM-DD`, read as UTC midnight); `from` < `to`. No default
+ *   window: a silent default would make an empty answer ambiguous.
  * - `status`: `active` | `canceled`.
  * - `limit`: 1–100, default 50.
  * - `nextToken`: from the previous page. It carries its window and filter, so from/to/status
@@ -18,8 +18,6 @@ import type { Clock } from '../ports.js';
 import { AppError } from '../shared/errors.js';
 import type { ListMeetingsResult, MeetingStore } from '../store/meetings.js';
 
-const DAY_MS = 24 * 3600 * 1000;
-export const DEFAULT_WINDOW_DAYS = 365;
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 100;
 
@@ -41,7 +39,8 @@ const querySchema = z.strictObject({
 
 export interface ListMeetingsDeps {
   meetings: Pick<MeetingStore, 'list'>;
-  clock: Clock;
+  /** Unused today (no default window); kept so handlers need not change if one is added. */
+  clock?: Clock;
 }
 
 const toMs = (s: string): number => Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s);
@@ -69,11 +68,11 @@ export async function listMeetings(
       nextToken: q.nextToken,
     });
   }
-  let fromMs = q.from !== undefined ? toMs(q.from) : undefined;
-  let toMsV = q.to !== undefined ? toMs(q.to) : undefined;
-  if (fromMs === undefined && toMsV === undefined) fromMs = deps.clock.now();
-  if (fromMs === undefined) fromMs = (toMsV as number) - DEFAULT_WINDOW_DAYS * DAY_MS;
-  if (toMsV === undefined) toMsV = fromMs + DEFAULT_WINDOW_DAYS * DAY_MS;
+  if (q.from === undefined || q.to === undefined) {
+    throw new AppError(400, 'invalid_query', '`from` and `to` are required (ISO-8601, e.g. 2026-07-01T00:00:00Z).');
+  }
+  const fromMs = toMs(q.from);
+  const toMsV = toMs(q.to);
   const from = checkedIso(fromMs);
   const to = checkedIso(toMsV);
   if (fromMs >= toMsV) throw new AppError(400, 'invalid_query', '`from` must be before `to`.');
