@@ -120,9 +120,12 @@ describe('POST /webhooks/calendly/{hookKey} over dynalite', () => {
       expect(await deliver(body)).toEqual({ status: 200, body: { status: 'applied' } });
       expect(counter.writes(db.tables.meetings)).toBe(1);
       expect(counter.writes()).toBe(1);
+      // hook key + connection status + [item, fence] read + conditional put + fence re-read
+      expect(counter.log.map((l) => l.command)).toEqual(['GetItemCommand', 'GetItemCommand', 'BatchGetItemCommand', 'PutItemCommand', 'GetItemCommand']);
       counter.reset();
       expect(await deliver(body)).toEqual({ status: 200, body: { status: 'duplicate' } });
       expect(counter.writes()).toBe(0);
+      expect(counter.total()).toBe(3);
       const m = await view('user-ok', 'EVNEW1');
       expect(m).toMatchObject({
         source: 'calendly',
