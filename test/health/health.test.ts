@@ -45,7 +45,7 @@ async function startIngestServer(): Promise<{ url: string; bind(deps: IngestDeps
   };
 }
 
-describe('health worker over dynalite, fauxqs and the Calendly sandbox', () => {
+describe('health worker over dynalite, fauxqs and the Calendly sandbox', { timeout: 90_000 }, () => {
   let h: Harness;
   let ingest: Awaited<ReturnType<typeof startIngestServer>>;
   let deps: HealthCheckDeps;

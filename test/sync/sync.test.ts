@@ -12,7 +12,7 @@ const DAY = 86_400_000;
 const uuidOf = (uri: string) => uri.split('/').pop() as string;
 const failedIds = (r: SQSBatchResponse) => r.batchItemFailures.map((f) => f.itemIdentifier);
 
-describe('sync worker over dynalite, fauxqs and the Calendly sandbox', () => {
+describe('sync worker over dynalite, fauxqs and the Calendly sandbox', { timeout: 90_000 }, () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness();
@@ -78,8 +78,9 @@ describe('sync worker over dynalite, fauxqs and the Calendly sandbox', () => {
     const deps = h.syncDeps({
       applyMeetings: async (u, updates) => {
         const out = await h.meetings.applyMany(u, updates);
-        // Calendly goes down after page 2 is stored (3 answers: the client retries GETs twice).
-        if (++applies === 2) h.sandbox.inject({ method: 'GET', path: '/scheduled_events', status: 500, times: 3 });
+        // Calendly goes down after page 2 is stored.
+        // (More answers than the client's own retries of a GET.)
+        if (++applies === 2) h.sandbox.inject({ method: 'GET', path: '/scheduled_events', status: 500, times: 20 });
         return out;
       },
     });
@@ -94,6 +95,7 @@ describe('sync worker over dynalite, fauxqs and the Calendly sandbox', () => {
     expect(saved.leaseOwner).toBeUndefined(); // released on failure: the retry can resume at once
     expect(await meetingItems(h, userId)).toHaveLength(200);
 
+    h.sandbox.clearFaults(); // Calendly is back
     h.sandbox.resetCalls();
     const again = await handler(sqsEvent(record)); // the queue's redelivery
     expect(failedIds(again)).toEqual([]);
@@ -115,7 +117,7 @@ describe('sync worker over dynalite, fauxqs and the Calendly sandbox', () => {
     };
     const killed = processSyncMessage(h.syncDeps({ calendly: hanging }), { userId, reason: 'connect' }, { messageId: 'm-first' });
     void killed;
-    for (let i = 0; i < 400 && (await h.syncState.get(userId)).run?.pages !== 2; i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 1200 && (await h.syncState.get(userId)).run?.pages !== 2; i++) await new Promise((r) => setTimeout(r, 25));
     expect((await h.syncState.get(userId)).run?.pages).toBe(2);
     await new Promise((r) => setTimeout(r, 50)); // let it reach the hanging page-3 call
     const before = new Map((await meetingItems(h, userId)).map((i) => [i.eventId, i.updatedAt]));
