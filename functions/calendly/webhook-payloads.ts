@@ -158,7 +158,7 @@ export function parseDelivery(raw: Buffer | string, observedAt: string): ParsedD
       cancelUrl: p.cancel_url,
       rescheduleUrl: p.reschedule_url,
       cancellation: cancellationOf(p.cancellation),
-      noShow: p.no_show ? { uri: p.no_show.uri, createdAt: p.no_show.created_at } : null,
+      noShow: p.no_show === undefined ? undefined : p.no_show ? { uri: p.no_show.uri, createdAt: p.no_show.created_at } : null,
       updatedAt: p.updated_at,
       createdAt: p.created_at,
     },

@@ -56,9 +56,11 @@ export interface InviteeSnapshot {
   rescheduleUrl?: string | null;
   cancellation?: CancellationSnapshot | null;
   /**
-   * A non-null no_show inside an invitee snapshot SETS the flag (ordered by its created_at).
-   * A null here never clears it: invitee.created/canceled carry `no_show: null` without saying
-   * when that was true. Clearing takes an explicit `MeetingUpdate.noShow`.
+   * The snapshot's no_show. Non-null SETS the flag, ordered by the no-show's created_at.
+   * Null CLEARS it as of the snapshot's updated_at: a snapshot that shows no no-show at time T
+   * says there was none at T; a no-show marked later (created_at > T) still wins, and
+   * `invitee_no_show.deleted` (explicit `MeetingUpdate.noShow`) clears at its envelope time.
+   * Undefined says nothing.
    */
   noShow?: { uri: string; createdAt: string } | null;
   /** Calendly's updated_at of the invitee: the order of invitee-level news. */
@@ -335,6 +337,8 @@ export function mergeMeeting(current: MeetingState | undefined, update: MeetingU
     const ns = update.invitee.noShow;
     if (ns && typeof ns.uri === 'string' && typeof ns.createdAt === 'string') {
       noShowChanges.push({ inviteeUri: reg.uri, noShow: { uri: ns.uri, createdAt: ns.createdAt }, at: ns.createdAt });
+    } else if (ns === null && reg.updatedAt) {
+      noShowChanges.push({ inviteeUri: reg.uri, noShow: null, at: reg.updatedAt });
     }
   }
   if (update.noShow) noShowChanges.push(update.noShow);

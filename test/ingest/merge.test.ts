@@ -50,6 +50,18 @@ describe('mergeMeeting (pure)', () => {
     expect(toApiMeeting(fold([setAgain, cleared, set, created]) as MeetingState).invitees[0]?.noShow).toBe(true);
   });
 
+  it('an invitee snapshot without a no-show clears one set earlier, but not one set later', () => {
+    const set = upd('invitee_no_show.created', inviteePayload({ ev: 'E1', inv: 'I1', updatedAt: at(1), noShow: { uri: `${API_NS}/N1`, created_at: at(5) } }), at(5));
+    const laterSnapshot = upd('invitee.canceled', inviteePayload({ ev: 'E1', inv: 'I1', status: 'canceled', updatedAt: at(9) }));
+    const earlierSnapshot = upd('invitee.created', inviteePayload({ ev: 'E1', inv: 'I1', updatedAt: at(2) }));
+    expect(toApiMeeting(fold([set, earlierSnapshot]) as MeetingState).invitees[0]?.noShow).toBe(true);
+    expect(toApiMeeting(fold([laterSnapshot, set]) as MeetingState).invitees[0]?.noShow).toBe(false);
+    // a payload that does not mention no_show says nothing about it
+    const silent = upd('invitee.canceled', { ...inviteePayload({ ev: 'E1', inv: 'I1', status: 'canceled', updatedAt: at(9) }), no_show: undefined });
+    expect(silent.invitee?.noShow).toBeUndefined();
+    expect(toApiMeeting(fold([set, silent]) as MeetingState).invitees[0]?.noShow).toBe(true);
+  });
+
   it('accepts the InviteeNoShow resource shape for no-show payloads', () => {
     const u = upd('invitee_no_show.created', { uri: `${API_NS}/N1`, invitee: inviteeUri('E1', 'I1'), created_at: at(9) });
     expect(u.eventUri).toBe(eventUri('E1'));

@@ -147,7 +147,7 @@ describe('ingest end to end with the Calendly sandbox', () => {
     const resent = await fetch(`${baseUrl}${last?.path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'calendly-webhook-signature': last?.headers['calendly-webhook-signature'] as string }, body: last?.body });
     expect(resent.status).toBe(200);
     expect(await resent.json()).toEqual({ status: 'duplicate' });
-    const res = await meetingsHandler(meetingsEvent(userId, { from: new Date(sandbox.now()).toISOString(), limit: '100' }));
+    const res = await meetingsHandler(meetingsEvent(userId, { from: new Date(sandbox.now()).toISOString(), to: new Date(sandbox.now() + 30 * 86_400_000).toISOString(), limit: '100' }));
     const body = JSON.parse(String(res.body)) as { meetings: Array<{ eventUri: string }> };
     expect(res.statusCode).toBe(200);
     expect(body.meetings.map((x) => x.eventUri)).toContain(String(booked.event.uri));
