@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', '.data/', 'coverage/', 'test/artifacts/', 'bench/results.json', 'local/public/'] },
+  { ignores: ['node_modules/', '.tmp/', 'cdk.out/', '.data/', 'coverage/', 'test/artifacts/', 'bench/results.json', 'local/public/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
