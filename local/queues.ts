@@ -19,15 +19,21 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import type { QueueName } from '../functions/ports.js';
 import { logger } from '../functions/shared/logger.js';
-import { lambdaContext, LOCAL_REGION } from './lambda-context.js';
+import { functionTimeoutMs, lambdaContext, LOCAL_REGION, withFunctionTimeout } from './lambda-context.js';
 
 export const QUEUE_NAMES: readonly QueueName[] = ['sync', 'health'];
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void | null | undefined> | SQSBatchResponse | void;
 
 export interface QueueOptions {
-  /** Queue attribute; failed messages come back after this. Default 30. */
-  visibilityTimeoutSeconds?: number;
+  /**
+   * Queue attribute; failed messages come back after this. Default: the worker's Lambda
+   * timeout (sync 120 s, health 90 s), the least that never redelivers a message while its
+   * batch may still be running. (AWS uses 6x; locally, retries should not take 12 minutes.)
+   */
+  visibilityTimeoutSeconds?: number | Partial<Record<QueueName, number>>;
+  /** The worker's Lambda timeout: a batch still running after it fails as a whole. */
+  functionTimeoutSeconds?: number | Partial<Record<QueueName, number>>;
   /** RedrivePolicy maxReceiveCount. Default 5. */
   maxReceiveCount?: number;
   /**
@@ -44,7 +50,19 @@ export interface QueueOptions {
 /** The CDK stack's event source mapping batch sizes (lib/stack.ts consumerSettings). */
 export const DEFAULT_BATCH_SIZE: Record<QueueName, number> = { sync: 1, health: 5 };
 
-type ResolvedQueueOptions = Omit<Required<QueueOptions>, 'batchSize'> & { batchSize: Record<QueueName, number> };
+type PerQueue = Record<QueueName, number>;
+type ResolvedQueueOptions = Omit<Required<QueueOptions>, 'batchSize' | 'visibilityTimeoutSeconds' | 'functionTimeoutSeconds'> & {
+  batchSize: PerQueue;
+  visibilityTimeoutSeconds: PerQueue;
+  functionTimeoutSeconds: PerQueue;
+};
+
+const WORKER: Record<QueueName, string> = { sync: 'sync-worker', health: 'health-worker' };
+
+function perQueue(v: number | Partial<PerQueue> | undefined, fallback: PerQueue): PerQueue {
+  if (typeof v === 'number') return { sync: v, health: v };
+  return { sync: v?.sync ?? fallback.sync, health: v?.health ?? fallback.health };
+}
 
 export interface QueueInfo {
   name: string;
@@ -112,14 +130,12 @@ export class LocalQueues {
   }
 
   static async start(options: QueueOptions = {}): Promise<LocalQueues> {
-    const b = options.batchSize;
+    const timeouts = { sync: functionTimeoutMs(WORKER.sync) / 1000, health: functionTimeoutMs(WORKER.health) / 1000 };
     const opts: ResolvedQueueOptions = {
-      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
+      visibilityTimeoutSeconds: perQueue(options.visibilityTimeoutSeconds, timeouts),
+      functionTimeoutSeconds: perQueue(options.functionTimeoutSeconds, timeouts),
       maxReceiveCount: options.maxReceiveCount ?? 5,
-      batchSize: {
-        sync: typeof b === 'number' ? b : (b?.sync ?? DEFAULT_BATCH_SIZE.sync),
-        health: typeof b === 'number' ? b : (b?.health ?? DEFAULT_BATCH_SIZE.health),
-      },
+      batchSize: perQueue(options.batchSize, DEFAULT_BATCH_SIZE),
       concurrency: options.concurrency ?? 2,
       waitTimeSeconds: options.waitTimeSeconds ?? 1,
     };
@@ -136,7 +152,7 @@ export class LocalQueues {
           new CreateQueueCommand({
             QueueName: name,
             Attributes: {
-              VisibilityTimeout: String(opts.visibilityTimeoutSeconds),
+              VisibilityTimeout: String(opts.visibilityTimeoutSeconds[name]),
               RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: opts.maxReceiveCount }),
             },
           }),
@@ -307,9 +323,11 @@ export class LocalQueues {
     const ids = new Set(event.Records.map((r) => r.messageId));
     this.counters[queue].batches++;
     let failed: Set<string>;
+    const timeoutMs = this.opts.functionTimeoutSeconds[queue] * 1000;
     try {
       const handler = await resolve(queue);
-      const result = await handler(event, lambdaContext(`${queue}-worker`));
+      // Past its timeout the batch fails, as in Lambda (locally the function runs on unheard).
+      const result = await withFunctionTimeout(WORKER[queue], () => handler(event, lambdaContext(WORKER[queue], timeoutMs)), timeoutMs);
       failed = failedIds(result, ids);
     } catch (err) {
       // Lambda: a function error fails the whole batch; every message comes back.
@@ -333,7 +351,7 @@ export class LocalQueues {
     const now = Date.now();
     for (const [handle, until] of this.failedReceipts) if (until < now - 60_000) this.failedReceipts.delete(handle);
     for (const m of messages) {
-      if (failed.has(m.MessageId!)) this.failedReceipts.set(m.ReceiptHandle!, now + this.opts.visibilityTimeoutSeconds * 1000);
+      if (failed.has(m.MessageId!)) this.failedReceipts.set(m.ReceiptHandle!, now + this.opts.visibilityTimeoutSeconds[queue] * 1000);
     }
     this.counters[queue].succeeded += done.length;
     this.counters[queue].failed += messages.length - done.length;

@@ -19,7 +19,7 @@ import { LocalAuth } from './auth.js';
 import { loadConfig, type LocalConfig } from './config.js';
 import { createHandlerRegistry, HANDLER_NAMES, type AnyHandler, type AnyHandlerName } from './handlers.js';
 import { loadOrCreateKeys, type LocalKeys } from './keys.js';
-import { lambdaContext } from './lambda-context.js';
+import { lambdaContext, withFunctionTimeout } from './lambda-context.js';
 import { LocalQueues, type DrainOptions, type DrainResult, type QueueInfo, type QueueOptions, type QueueStats, type SqsHandler } from './queues.js';
 import { startScheduler, type LocalScheduler } from './scheduler.js';
 import { createFrontDoor } from './server.js';
@@ -135,7 +135,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
 
     const invoke = async (name: AnyHandlerName, event: unknown): Promise<unknown> => {
       const handler = await handlers.load(name);
-      return handler(event, lambdaContext(name));
+      return withFunctionTimeout(name, () => handler(event, lambdaContext(name)));
     };
     let sandbox: Sandbox | undefined;
     let calendly: LocalRuntime['calendly'];
@@ -307,11 +307,18 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
         stopping = true;
         readyReject(new Error('stopping'));
         const closing = closeServer(server);
-        // In-flight HTTP requests and invocations finish against live dependencies.
-        while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+        // In-flight HTTP requests and invocations finish against live dependencies (bounded:
+        // a direct invoke() that never returns must not keep the runtime up).
+        const settle = async () => {
+          const deadline = Date.now() + 130_000;
+          while (inFlight.size > 0 && Date.now() < deadline) {
+            await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 1000).unref())]);
+          }
+        };
+        await settle();
         server.closeIdleConnections();
         await scheduler?.stop();
-        while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+        await settle();
         await queues.stopPollers(); // each poller lets its current batch finish
         await saveBacklog(config.dataDir, queues).catch((err: unknown) =>
           logger.error('could not save the queued messages; they are lost', { error: err instanceof Error ? err.message : String(err) }),

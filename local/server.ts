@@ -21,7 +21,7 @@ import {
 } from './apigw.js';
 import type { LocalAuth } from './auth.js';
 import type { HandlerRegistry } from './handlers.js';
-import { lambdaContext } from './lambda-context.js';
+import { functionTimeoutMs, lambdaContext } from './lambda-context.js';
 
 export const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 
@@ -119,11 +119,19 @@ export function createFrontDoor(deps: FrontDoorDeps) {
     let result: unknown;
     try {
       const handler = await deps.handlers.load(match.route.handler);
-      const invocation = deps.track(Promise.resolve().then(() => handler(event, lambdaContext(match.route.handler))));
-      // API Gateway gives up on an integration after 30 s (the function may run on).
+      // Not tracked by itself: shutdown waits for the request (bounded by the timeouts below),
+      // not for a function that overran them, as Lambda would have stopped it.
+      const invocation = Promise.resolve().then(() => handler(event, lambdaContext(match.route.handler)));
+      // The function's own timeout is a function error (500); API Gateway gives up on the
+      // integration after 30 s (503). Locally the function runs on; its answer is dropped.
+      const functionMs = functionTimeoutMs(match.route.handler);
+      const integrationMs = deps.integrationTimeoutMs ?? 30_000;
       let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<typeof INTEGRATION_TIMEOUT>((resolve) => {
-        timer = setTimeout(() => resolve(INTEGRATION_TIMEOUT), deps.integrationTimeoutMs ?? 30_000);
+      const timedOut = new Promise<typeof INTEGRATION_TIMEOUT>((resolve, reject) => {
+        timer =
+          functionMs < integrationMs
+            ? setTimeout(() => reject(new Error(`Task timed out after ${functionMs / 1000} seconds`)), functionMs)
+            : setTimeout(() => resolve(INTEGRATION_TIMEOUT), integrationMs);
       });
       result = await Promise.race([invocation, timedOut]).finally(() => clearTimeout(timer));
       if (result === INTEGRATION_TIMEOUT) {

@@ -9,7 +9,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { createSqsQueue } from '../../functions/adapters/sqs-queue.js';
 import { failedIds, newSqsClient } from '../../local/queues.js';
-import { useLocalRuntime } from '../support/runtime.js';
+import { startTestRuntime, useLocalRuntime } from '../support/runtime.js';
 
 type Plan = { id: string; failTimes?: number; throwOnFirst?: boolean; gate?: boolean };
 
@@ -149,6 +149,33 @@ describe('local SQS event source mapping (fauxqs)', () => {
     }
     expect(rt().queueStats().sync.failed).toBeGreaterThanOrEqual(MAX_RECEIVE);
   });
+});
+
+describe('a worker past its Lambda timeout', () => {
+  it('fails the whole batch (the messages come back) even though it never answers', async () => {
+    const receives: number[] = [];
+    const never = new Promise<never>(() => undefined);
+    const runtime = await startTestRuntime({
+      env: { CALENDLY_CLIENT_ID: 'test', CALENDLY_CLIENT_SECRET: 'test', CALENDLY_WEBHOOK_SIGNING_KEY: 'test', CALENDLY_AUTH_URL: 'http://127.0.0.1:9', CALENDLY_API_URL: 'http://127.0.0.1:9' },
+      handlers: {
+        'sync-worker': async (event: SQSEvent) => {
+          const count = Number(event.Records[0]!.attributes.ApproximateReceiveCount);
+          receives.push(count);
+          if (count === 1) await never; // hangs: only the timeout ends this invocation
+          return { batchItemFailures: [] };
+        },
+      },
+      queues: { visibilityTimeoutSeconds: 1, functionTimeoutSeconds: 1 },
+    });
+    try {
+      await createSqsQueue({ urls: { sync: runtime.queues.sync.url, health: runtime.queues.health.url }, endpoint: runtime.endpoints.sqs }).send('sync', [{ id: 'slow' }]);
+      await waitFor(() => receives.length >= 2);
+      expect((await runtime.drain({ includeRetries: true })).idle).toBe(true);
+      expect(receives).toEqual([1, 2]);
+    } finally {
+      await runtime.stop();
+    }
+  }, 60_000);
 });
 
 describe('reading a ReportBatchItemFailures answer the way Lambda does', () => {
