@@ -27,7 +27,9 @@ export async function handleHealthRecord(deps: HealthCheckDeps, record: SQSRecor
     return;
   }
   const result = await checkConnectionHealth(deps, parsed.value);
-  logger.info('health check done', { messageId: record.messageId, userId: parsed.value.userId, ...result });
+  // Healthy and skipped checks are the bulk (every connection, every period): debug only.
+  const routine = result.outcome === 'healthy' || result.outcome.startsWith('skipped');
+  (routine ? logger.debug : logger.info)('health check done', { messageId: record.messageId, userId: parsed.value.userId, ...result });
 }
 
 export function createHealthWorkerHandler(getDeps: () => Promise<HealthCheckDeps> | HealthCheckDeps) {
