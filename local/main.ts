@@ -41,6 +41,12 @@ try {
   process.exit(1);
 }
 
+// A stray rejection in one handler would take the whole local stack down (in AWS it would
+// cost one container): report it loudly and keep serving.
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(`unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`);
+});
+
 let signals = 0;
 const onSignal = (signal: NodeJS.Signals) => {
   signals++;
