@@ -69,7 +69,8 @@ function safeDecode(s: string): string {
   }
 }
 
-const TEXT_TYPES = /^(text\/|application\/(json|javascript|xml|x-www-form-urlencoded|[\w.+-]+\+(json|xml)))/i;
+// Form posts are not on this list: HTTP APIs hand them over base64-encoded.
+const TEXT_TYPES = /^(text\/|application\/(json|javascript|xml|[\w.+-]+\+(json|xml)))/i;
 
 /**
  * API Gateway hands text bodies over as they are and everything else base64-encoded. A body

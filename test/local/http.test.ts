@@ -170,6 +170,12 @@ describe('HTTP API payload 2.0 events', () => {
     expect(Buffer.from(lastEvent!.body!, 'base64').equals(Buffer.from(bytes))).toBe(true);
   });
 
+  it('base64-encodes a form post, as HTTP APIs do', async () => {
+    await post('/webhooks/calendly/abc', 'a=1&b=%C3%A9', { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(lastEvent!.isBase64Encoded).toBe(true);
+    expect(Buffer.from(lastEvent!.body!, 'base64').toString()).toBe('a=1&b=%C3%A9');
+  });
+
   it('base64-encodes a "JSON" body that is not valid UTF-8, so signed bytes survive', async () => {
     const bytes = Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]);
     await post('/webhooks/calendly/abc', bytes, { 'content-type': 'application/json' });
