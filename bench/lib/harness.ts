@@ -13,6 +13,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClients } from '../../functions/adapters/dynamo.js';
 import { createStaticSecrets } from '../../functions/adapters/secrets.js';
+import { createCalendlyClient } from '../../functions/calendly/client.js';
 import type { CalendlyPort } from '../../functions/calendly/port.js';
 import { isCalendlyError } from '../../functions/calendly/port.js';
 import type { ConnectionDeps } from '../../functions/flows/connection-deps.js';
@@ -262,5 +263,73 @@ export function sqsEvent(bodies: unknown[]): import('aws-lambda').SQSEvent {
         awsRegion: 'us-east-1',
       };
     }),
+  };
+}
+
+/**
+ * What a child process (playing the Lambdas) needs to reach the services a parent hosts:
+ * dynalite's endpoint and table names, the sandbox's base URL and app credentials.
+ */
+export interface RemoteServices {
+  endpoint: string;
+  tables: Record<TableKey, string>;
+  calendlyBaseUrl: string;
+  clientId: string;
+  clientSecret: string;
+  publicBaseUrl: string;
+  /** sandbox.now() − Date.now() when the child starts: the child's clock follows the sandbox's. */
+  clockOffsetMs: number;
+}
+
+export function remoteServicesOf(h: BenchHarness): RemoteServices {
+  return {
+    endpoint: h.dynalite.endpoint,
+    tables: h.tables,
+    calendlyBaseUrl: h.sandbox.baseUrl,
+    clientId: h.sandbox.clientId,
+    clientSecret: h.sandbox.clientSecret,
+    publicBaseUrl: h.publicBaseUrl,
+    clockOffsetMs: h.sandbox.now() - Date.now(),
+  };
+}
+
+/** The production ports over remote services, for a child process. `advance` moves its clock. */
+export function remotePorts(s: RemoteServices, queue: Queue) {
+  const { raw, doc } = createDynamoClients({ endpoint: s.endpoint });
+  const ddb = countDynamoRequests(raw);
+  let offset = s.clockOffsetMs;
+  const clock: Clock = { now: () => Date.now() + offset };
+  const sleeper: Sleeper = { sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+  const client = createCalendlyClient({ authBaseUrl: s.calendlyBaseUrl, apiBaseUrl: s.calendlyBaseUrl, clientId: s.clientId, clientSecret: s.clientSecret, clock, sleeper });
+  const box = createSecretBox(BOX_KEY);
+  const webhookUrl = (hookKey: string) => `${s.publicBaseUrl}/webhooks/calendly/${encodeURIComponent(hookKey)}`;
+  const connections = createConnectionStore(doc, s.tables.connections, box);
+  const webhookKeys = createWebhookKeyStore(doc, s.tables.webhookKeys, box);
+  const connectionDeps = (): ConnectionDeps => ({
+    connections,
+    webhookKeys,
+    oauthStates: createOAuthStateStore(doc, s.tables.oauthStates, box),
+    calendly: client,
+    queue,
+    clock,
+    sleeper,
+    webhookCallbackUrl: webhookUrl,
+    oauthRedirectUri: `${s.publicBaseUrl}/oauth/calendly/callback`,
+    appRedirectUrl: `${s.publicBaseUrl}/app`,
+  });
+  return {
+    raw,
+    doc,
+    ddb,
+    clock,
+    client,
+    connections,
+    webhookKeys,
+    webhookUrl,
+    connectionDeps,
+    /** Moves this process's clock (the caller moves the sandbox's the same amount). */
+    advance(ms: number) {
+      offset += ms;
+    },
   };
 }

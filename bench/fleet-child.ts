@@ -1,0 +1,140 @@
+/**
+ * The fleet benchmark's "Lambda side", in a process of its own: it seeds N connections and runs
+ * one health-check cycle against dynalite and the sandbox hosted by the parent
+ * (bench/sections/fleet.ts), so the service code and the services it calls use both cores.
+ *
+ * Seeding (per connection, all real): a sandbox user, the consent (sandbox approve control), an
+ * OAuth code exchange over HTTP, the pair stored by the connection store, a hook key stored, a
+ * user-scoped subscription created at the sandbox over HTTP, the hook recorded and the run
+ * finished, exactly the items the connect flow leaves. Connections are seeded in 8 cohorts 15
+ * minutes apart (this process's clock and the sandbox's move together), so at the cycle one
+ * cohort in 8 holds a token that is expired or inside the 5-minute refresh margin: the steady
+ * state of 2-hour tokens checked every 15 minutes.
+ *
+ * Cycle: the real health-scheduler handler (no SQS delay) fans out over fauxqs; the real
+ * health-worker handler drains the queue through the local runtime's Lambda-style pollers.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createSqsQueue } from '../functions/adapters/sqs-queue.js';
+import { WEBHOOK_EVENTS } from '../functions/calendly/port.js';
+import type { HealthSchedulerDeps, HealthTickSummary } from '../functions/flows/health.js';
+import { createHealthSchedulerHandler } from '../functions/handlers/health-scheduler.js';
+import { createHealthWorkerHandler, healthDepsFrom } from '../functions/handlers/health-worker.js';
+import { randomToken, sha256Base64Url } from '../functions/shared/crypto.js';
+import { CHECK_SHARDS } from '../functions/store/connections.js';
+import { LocalQueues, type QueueStats } from '../local/queues.js';
+import { remotePorts, type RemoteServices } from './lib/harness.js';
+import { callsDiff, pool, type DdbCounts } from './lib/measure.js';
+
+export interface FleetChildInput {
+  services: RemoteServices;
+  size: number;
+  cohorts: number;
+  intervalMs: number;
+  pollers: { visibilityTimeoutSeconds: number; maxReceiveCount: number; batchSize: number; concurrency: number; waitTimeSeconds: number };
+}
+
+export interface FleetChildOutput {
+  seedMs: number;
+  tickMs: number;
+  cycleMs: number;
+  summary: HealthTickSummary;
+  stats: QueueStats;
+  drained: boolean;
+  calls: Record<string, number>;
+  ddb: DdbCounts;
+  stillDue: number;
+}
+
+process.env.LOG_LEVEL ??= 'ERROR';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const input = JSON.parse(process.env.BENCH_FLEET_INPUT ?? '{}') as FleetChildInput;
+const sb = input.services.calendlyBaseUrl;
+const control = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+  const res = await fetch(`${sb}/__sandbox${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  if (!res.ok) throw new Error(`sandbox control ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+};
+
+const queues = await LocalQueues.start(input.pollers);
+const queue = createSqsQueue({ urls: { sync: queues.queues.sync.url, health: queues.queues.health.url }, client: queues.sqs });
+const p = remotePorts(input.services, queue);
+const redirectUri = `${input.services.publicBaseUrl}/oauth/calendly/callback`;
+
+async function seedConnection(userId: string): Promise<void> {
+  const email = `${userId}@fleet.bench`;
+  const user = await control<{ uri: string; organization: string; email: string }>('POST', '/users', { email });
+  const verifier = randomBytes(32).toString('base64url');
+  const authorizeUrl = p.client.authorizeUrl({ state: randomToken(16), codeChallenge: sha256Base64Url(verifier), redirectUri });
+  const { redirect } = await control<{ redirect: string }>('POST', '/approve', { authorizeUrl, email });
+  const code = new URL(redirect).searchParams.get('code');
+  if (!code) throw new Error('sandbox did not approve');
+  const tokens = await p.client.exchangeCode({ code, redirectUri, codeVerifier: verifier });
+  const owner = randomUUID();
+  const now = p.clock.now();
+  if (!(await p.connections.startConnect(userId, { tokens, owner, nowMs: now, leaseMs: 60_000, connectionId: randomUUID(), expectedVersion: undefined }))) {
+    throw new Error('startConnect refused');
+  }
+  const hookKey = randomToken(24);
+  const signingKey = randomToken(32);
+  await p.webhookKeys.create({ hookKey, userId, signingKey, now });
+  const hook = await p.client.createWebhookSubscription(tokens.accessToken, {
+    url: p.webhookUrl(hookKey),
+    events: WEBHOOK_EVENTS,
+    organization: user.organization,
+    user: user.uri,
+    scope: 'user',
+    signingKey,
+  });
+  await p.webhookKeys.setState(hookKey, 'active', now);
+  if (!(await p.connections.recordWebhook(userId, { webhookUri: hook.uri, hookKey, nowMs: now, leaseOwner: owner }))) throw new Error('recordWebhook refused');
+  await p.connections.finishRun(userId, owner, { outcome: 'connected', nowMs: now, profile: { calendlyUserUri: user.uri, organizationUri: user.organization, email: user.email } });
+}
+
+const advance = async (ms: number) => {
+  await control('POST', '/advance', { ms });
+  p.advance(ms);
+};
+
+// --- seed ------------------------------------------------------------------------------------
+const seedStart = performance.now();
+const ids = Array.from({ length: input.size }, (_, i) => `fleet-${String(i).padStart(5, '0')}`);
+const perCohort = Math.ceil(input.size / input.cohorts);
+for (let c = 0; c < input.cohorts; c++) {
+  await pool(ids.slice(c * perCohort, (c + 1) * perCohort), 32, seedConnection);
+  await advance(input.intervalMs);
+}
+await advance(60_000); // the last cohort is due too
+const seedMs = performance.now() - seedStart;
+
+// --- one cycle ---------------------------------------------------------------------------------
+const schedulerDeps: HealthSchedulerDeps = {
+  listDue: (shard, nowMs, limit, startKey) => p.connections.listDue(shard, nowMs, limit, startKey),
+  shards: CHECK_SHARDS,
+  queue,
+  clock: p.clock,
+  // No SQS delay: in AWS the checks are spread over most of the period on purpose; here we
+  // measure the work of a cycle, not the spread.
+  random: () => 0,
+  options: { periodMs: input.intervalMs },
+};
+const worker = createHealthWorkerHandler(() => healthDepsFrom(p.connectionDeps(), { intervalMs: input.intervalMs }));
+queues.startPollers(async (q) => (q === 'health' ? worker : async () => ({ batchItemFailures: [] })));
+const callsBefore = await control<Record<string, number>>('GET', '/calls');
+const ddbBefore = p.ddb.snapshot();
+const cycleStart = performance.now();
+const summary = await createHealthSchedulerHandler(() => schedulerDeps)({ kind: 'health-tick' });
+const tickMs = performance.now() - cycleStart;
+const drained = await queues.drain({ queues: ['health'], includeRetries: true, timeoutMs: 600_000 });
+const cycleMs = performance.now() - cycleStart;
+const calls = callsDiff(callsBefore, await control<Record<string, number>>('GET', '/calls'));
+const ddb = p.ddb.since(ddbBefore);
+let stillDue = 0;
+for (let s = 0; s < CHECK_SHARDS; s++) stillDue += (await p.connections.listDue(s, p.clock.now(), 100_000)).items.length;
+
+const out: FleetChildOutput = { seedMs, tickMs, cycleMs, summary, stats: queues.stats().health, drained: drained.idle, calls, ddb, stillDue };
+await queues.stop();
+p.raw.destroy();
+await new Promise<void>((resolve) => process.send?.(out, () => resolve()) ?? resolve());
+process.exit(0);
