@@ -3,12 +3,10 @@
  * calls the same handlers). Everything here is built once per container and memoised.
  * Handlers take what they need from here and pass plain ports to the flows.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { createDynamoClients } from './adapters/dynamo.js';
 import { createSqsQueue } from './adapters/sqs-queue.js';
 import { createSecretsManagerSource, createStaticSecrets } from './adapters/secrets.js';
-import { createCalendlyClient } from './calendly/client.js';
-import type { CalendlyPort } from './calendly/port.js';
 import { createSecretBox, parseEncryptionKey, type SecretBox } from './shared/crypto.js';
 import { systemClock, type Clock, type Queue, type SecretsSource } from './ports.js';
 import { tableNamesFromEnv, type TableKey } from './store/tables.js';
@@ -35,7 +33,7 @@ const serviceEnvSchema = z.object({
 
 export type ServiceEnv = z.infer<typeof serviceEnvSchema>;
 
-const memo = <T>(make: () => T) => {
+export const memo = <T>(make: () => T) => {
   let value: T | undefined;
   let made = false;
   return () => {
@@ -87,17 +85,6 @@ export const secrets = memo((): SecretsSource => {
 
 /** The AES-256-GCM box for secrets at rest, keyed from the app secret. */
 export const secretBox = memo(async (): Promise<SecretBox> => createSecretBox(parseEncryptionKey((await secrets().get()).tokenEncryptionKey)));
-
-export const calendly = memo(async (): Promise<CalendlyPort> => {
-  const env = serviceEnv();
-  const app = await secrets().get();
-  return createCalendlyClient({
-    authBaseUrl: env.CALENDLY_AUTH_URL,
-    apiBaseUrl: env.CALENDLY_API_URL,
-    clientId: app.clientId,
-    clientSecret: app.clientSecret,
-  });
-});
 
 /** The webhook callback URL for a hook key; the path is part of the HTTP contract. */
 export function webhookCallbackUrl(publicBaseUrl: string, hookKey: string): string {

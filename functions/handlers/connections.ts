@@ -2,45 +2,15 @@
  * HTTP: GET/DELETE /connections/calendly, POST /connections/calendly/connect and
  * /connections/calendly/reconnect. Thin: parse, call the flow, shape the answer.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ConnectionDeps } from '../flows/connection-deps.js';
 import { beginConnect } from '../flows/connect.js';
 import { disconnect } from '../flows/disconnect.js';
 import { reconnect } from '../flows/reconnect.js';
 import { getStatus } from '../flows/status.js';
-import { realSleeper } from '../ports.js';
 import { AppError } from '../shared/errors.js';
 import { json, parseJsonBody, userIdOf, withErrors, type HttpEvent, type HttpResult } from '../shared/http.js';
-import { createConnectionStore } from '../store/connections.js';
-import { createOAuthStateStore } from '../store/oauth-states.js';
-import { createWebhookKeyStore } from '../store/webhook-keys.js';
-import { calendly, clock, dynamo, oauthRedirectUri, queue, secretBox, serviceEnv, tables, webhookCallbackUrl } from '../wiring.js';
-
-let memo: Promise<ConnectionDeps> | undefined;
-
-/** The connection flows' ports from the environment (memoised per container). */
-export function connectionDepsFromEnv(): Promise<ConnectionDeps> {
-  memo ??= (async () => {
-    const env = serviceEnv();
-    const { doc } = dynamo();
-    const t = tables();
-    const [box, api] = await Promise.all([secretBox(), calendly()]);
-    return {
-      connections: createConnectionStore(doc, t.connections, box),
-      webhookKeys: createWebhookKeyStore(doc, t.webhookKeys, box),
-      oauthStates: createOAuthStateStore(doc, t.oauthStates, box),
-      calendly: api,
-      queue: queue(),
-      clock,
-      sleeper: realSleeper,
-      webhookCallbackUrl: (hookKey: string) => webhookCallbackUrl(env.PUBLIC_BASE_URL, hookKey),
-      oauthRedirectUri: oauthRedirectUri(env.PUBLIC_BASE_URL),
-      appRedirectUrl: env.APP_REDIRECT_URL,
-    };
-  })();
-  memo.catch(() => (memo = undefined));
-  return memo;
-}
+import { connectionDepsFromEnv } from '../connection-wiring.js';
 
 /** These routes take no body fields; anything sent must be an empty object. */
 const emptyBody = z.object({}).strict();

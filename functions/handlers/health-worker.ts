@@ -12,12 +12,8 @@ import { checkConnectionHealth, type HealthCheckDeps } from '../flows/health.js'
 import { healthMessageSchema, parseMessage } from '../flows/sync-messages.js';
 import { AuthorizationRequiredError, getAccessToken } from '../flows/tokens.js';
 import { ensureWebhook } from '../flows/webhook-step.js';
-import { realSleeper } from '../ports.js';
 import { logger } from '../shared/logger.js';
-import { createConnectionStore } from '../store/connections.js';
-import { createOAuthStateStore } from '../store/oauth-states.js';
-import { createWebhookKeyStore } from '../store/webhook-keys.js';
-import { calendly, clock, dynamo, oauthRedirectUri, queue, secretBox, serviceEnv, tables, webhookCallbackUrl } from '../wiring.js';
+import { connectionDepsFromEnv } from '../connection-wiring.js';
 import { healthIntervalMs } from './health-scheduler.js';
 
 export async function handleHealthRecord(deps: HealthCheckDeps, record: SQSRecord): Promise<void> {
@@ -63,23 +59,7 @@ export function healthDepsFrom(cd: ConnectionDeps, options?: HealthCheckDeps['op
 let deps: Promise<HealthCheckDeps> | undefined;
 
 export async function healthWorkerDepsFromEnv(): Promise<HealthCheckDeps> {
-  const env = serviceEnv();
-  const { doc } = dynamo();
-  const t = tables();
-  const [box, api] = await Promise.all([secretBox(), calendly()]);
-  const cd: ConnectionDeps = {
-    connections: createConnectionStore(doc, t.connections, box),
-    webhookKeys: createWebhookKeyStore(doc, t.webhookKeys, box),
-    oauthStates: createOAuthStateStore(doc, t.oauthStates, box),
-    calendly: api,
-    queue: queue(),
-    clock,
-    sleeper: realSleeper,
-    webhookCallbackUrl: (hookKey) => webhookCallbackUrl(env.PUBLIC_BASE_URL, hookKey),
-    oauthRedirectUri: oauthRedirectUri(env.PUBLIC_BASE_URL),
-    appRedirectUrl: env.APP_REDIRECT_URL,
-  };
-  return healthDepsFrom(cd, { intervalMs: healthIntervalMs() });
+  return healthDepsFrom(await connectionDepsFromEnv(), { intervalMs: healthIntervalMs() });
 }
 
 export const handler = createHealthWorkerHandler(() => (deps ??= healthWorkerDepsFromEnv()));

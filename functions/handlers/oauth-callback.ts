@@ -7,7 +7,7 @@ import type { ConnectionDeps } from '../flows/connection-deps.js';
 import { completeConnect } from '../flows/connect.js';
 import { logger } from '../shared/logger.js';
 import { redirect, withErrors, type HttpEvent, type HttpResult } from '../shared/http.js';
-import { connectionDepsFromEnv } from './connections.js';
+import { connectionDepsFromEnv } from '../connection-wiring.js';
 
 const param = (event: HttpEvent, name: string): string | undefined => {
   const v = event.queryStringParameters?.[name];

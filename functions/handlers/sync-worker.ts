@@ -15,7 +15,8 @@ import { logger } from '../shared/logger.js';
 import { createConnectionStore } from '../store/connections.js';
 import { createMeetingStore } from '../store/meetings.js';
 import { createSyncStateStore } from '../store/sync-state.js';
-import { calendly, clock, dynamo, queue, secretBox, tables } from '../wiring.js';
+import { calendly } from '../connection-wiring.js';
+import { clock, dynamo, queue, secretBox, tables } from '../wiring.js';
 
 /** Handles one record; exported for tests. Throws to report the record as failed. */
 export async function handleSyncRecord(deps: SyncDeps, record: SQSRecord, deadlineMs?: number): Promise<void> {
