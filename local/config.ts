@@ -3,7 +3,7 @@
  * A bad value becomes ONE line naming the variable and what is wrong; values of secrets are
  * never echoed (the line may end up in a terminal log or a CI artifact).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseEncryptionKey } from '../functions/shared/crypto.js';
 
 export type CalendlyConfig =

@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ROUTES } from '../functions/routes.js';
 import { logger } from '../functions/shared/logger.js';
 import {

@@ -5,12 +5,14 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { parseSandboxSnapshot, SandboxSnapshotError } from './snapshot.js';
 import { SandboxState, type Ctx } from './state.js';
 import type { FaultSpec, Sandbox, SandboxOptions } from './types.js';
 import { ReplyError, sleep, type Reply } from './util.js';
 
 export * from './types.js';
 export { ACCESS_TOKEN_TTL_S, CODE_TTL_MS, DISABLE_AFTER_MS, VALID_EVENTS } from './state.js';
+export { parseSandboxSnapshot, SANDBOX_SNAPSHOT_VERSION, SandboxSnapshotError } from './snapshot.js';
 
 type Handler = (ctx: Ctx) => Reply | Promise<Reply>;
 
@@ -33,6 +35,12 @@ interface ActiveFault extends FaultSpec {
 }
 
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  // Checked before listening, so a bad snapshot costs no port (and a typed caller's object is
+  // still checked: it may have come from a file).
+  const initial = opts.initialState === undefined ? undefined : parseSandboxSnapshot(opts.initialState);
+  if (initial && opts.clientId !== undefined && opts.clientId !== initial.app.clientId) {
+    throw new SandboxSnapshotError('the sandbox snapshot belongs to another OAuth app (client id differs); its tokens would mean nothing here');
+  }
   const state = new SandboxState(opts);
   const calls: Record<string, number> = {};
   let faults: ActiveFault[] = [];
@@ -179,6 +187,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   state.baseUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
+  if (initial) state.restore(initial);
+  // Idempotent by email: after a restore this is the demo user that was saved.
   const defaultUser = state.createUser({ email: opts.defaultUserEmail ?? 'demo@sandbox.test', name: 'Demo User' });
 
   Object.assign(sandbox, {
@@ -193,6 +203,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         for (const s of sockets) s.destroy();
       });
     },
+    snapshot: () => state.snapshot(),
     now: () => state.now(),
     advance: (ms: number) => state.advance(ms),
     createUser: (input: { email: string; name?: string; organization?: string }) => state.createUser(input),

@@ -5,6 +5,7 @@
  */
 import { request } from 'undici';
 import { renderConsentPage } from './consent.js';
+import { SANDBOX_SNAPSHOT_VERSION, type SandboxSnapshot } from './snapshot.js';
 import {
   DEFAULT_QUIRKS,
   type BookInput,
@@ -193,9 +194,10 @@ export class SandboxState {
   readonly tokenWindows = new RateWindows();
 
   constructor(opts: SandboxOptions) {
-    this.clientId = opts.clientId ?? `sandbox-client-${secret(6)}`;
-    this.clientSecret = opts.clientSecret ?? secret(24);
-    this.webhookSigningKey = opts.webhookSigningKey ?? opaque(32);
+    const saved = opts.initialState?.app;
+    this.clientId = opts.clientId ?? saved?.clientId ?? `sandbox-client-${secret(6)}`;
+    this.clientSecret = opts.clientSecret ?? saved?.clientSecret ?? secret(24);
+    this.webhookSigningKey = opts.webhookSigningKey ?? saved?.webhookSigningKey ?? opaque(32);
     this.quirks = { ...DEFAULT_QUIRKS, ...opts.quirks };
     this.signingMode = opts.signingMode ?? 'app';
     this.autoApprove = opts.autoApprove ?? true;
@@ -213,6 +215,71 @@ export class SandboxState {
   advance(ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) throw new Error('advance(ms) needs a non-negative number');
     this.offset += ms;
+  }
+
+  // ---------------------------------------------------------------- snapshot / restore
+
+  /** Plain-JSON copy of everything that survives a restart (see snapshot.ts for what does not). */
+  snapshot(): SandboxSnapshot {
+    // structuredClone: the caller may hold on to it while the sandbox keeps changing.
+    return structuredClone({
+      version: SANDBOX_SNAPSHOT_VERSION,
+      savedAt: this.now(),
+      clockOffsetMs: this.offset,
+      baseUrl: this.baseUrl,
+      app: { clientId: this.clientId, clientSecret: this.clientSecret, webhookSigningKey: this.webhookSigningKey },
+      users: [...this.users.values()],
+      lastUserUri: this.lastUserUri,
+      tokens: [...this.tokens].map(([token, rec]) => ({ token, ...rec })),
+      hooks: [...this.hooks.values()],
+      events: [...this.events.values()],
+      invitees: [...this.invitees.values()],
+      pendingDeliveries: this.pending.map((p) => ({ ...p, payload: p.payload as SandboxSnapshot['pendingDeliveries'][number]['payload'] })),
+      deliverySeq: this.deliverySeq,
+    });
+  }
+
+  /**
+   * Loads a snapshot (already checked by parseSandboxSnapshot) into this empty state. Call it once
+   * `baseUrl` is known: URIs saved under another base are moved to this one. The sandbox clock
+   * keeps the saved advance() offset and never reads earlier than when the snapshot was taken,
+   * so token and code expiry (epoch seconds / ms on that clock) keep their meaning even when the
+   * base clock is an injected one that starts over.
+   */
+  restore(snapshot: SandboxSnapshot): void {
+    if (this.users.size > 0 || this.tokens.size > 0) throw new Error('restore() needs a fresh sandbox');
+    const rebased = this.rebase(snapshot);
+    this.offset = rebased.clockOffsetMs;
+    const behind = rebased.savedAt - this.now();
+    if (behind > 0) this.offset += behind;
+    for (const u of rebased.users) {
+      this.users.set(u.uri, u);
+      this.usersByEmail.set(u.email, u);
+    }
+    this.lastUserUri = rebased.lastUserUri;
+    for (const { token, ...rec } of rebased.tokens) this.tokens.set(token, rec);
+    for (const h of rebased.hooks) this.hooks.set(h.uuid, h);
+    for (const i of rebased.invitees) this.invitees.set(i.uuid, i);
+    for (const e of rebased.events) {
+      this.events.set(e.uuid, e);
+      let bucket = this.eventsByUser.get(e.userUri);
+      if (!bucket) this.eventsByUser.set(e.userUri, (bucket = { list: [], sorted: false }));
+      bucket.list.push(e);
+      bucket.sorted = false; // sorted on first read, as after seedEvents()
+    }
+    this.pending = rebased.pendingDeliveries.map((p) => ({ ...p }));
+    this.deliverySeq = rebased.deliverySeq;
+  }
+
+  /** The snapshot with its resource URIs moved from its base URL to ours (a new port, say). */
+  private rebase(snapshot: SandboxSnapshot): SandboxSnapshot {
+    const from = snapshot.baseUrl.replace(/\/+$/, '');
+    if (!this.baseUrl || from === this.baseUrl) return structuredClone(snapshot);
+    // Every URI the sandbox mints is `${baseUrl}/...`; JSON.stringify leaves ':' and '/' as they
+    // are, so a textual replace of the quoted prefix reaches each one (payloads of pending
+    // deliveries included) and nothing else.
+    const text = JSON.stringify(snapshot).replaceAll(`"${from}/`, `"${this.baseUrl}/`);
+    return { ...(JSON.parse(text) as SandboxSnapshot), baseUrl: this.baseUrl };
   }
 
   // ---------------------------------------------------------------- users

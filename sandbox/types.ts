@@ -3,6 +3,10 @@
  * (what tests and the settings page call) are camelCase.
  */
 
+import type { SandboxSnapshot } from './snapshot.js';
+
+export type { SandboxSnapshot };
+
 export type SigningMode = 'app' | 'hook';
 
 /**
@@ -80,6 +84,13 @@ export interface SandboxOptions {
   /** Email of the demo user created at start. Default demo@sandbox.test. */
   defaultUserEmail?: string;
   quirks?: Partial<SandboxQuirks>;
+  /**
+   * State to start from: what `snapshot()` returned (check JSON from a file with
+   * `parseSandboxSnapshot` first). URIs are moved to this sandbox's base URL if it differs; give
+   * the old port (`new URL(snapshot.baseUrl).port`) to keep them as they were, since clients hold
+   * absolute URIs. Settings (autoApprove, signingMode, quirks, limits) still come from these options.
+   */
+  initialState?: SandboxSnapshot;
 }
 
 export interface SandboxUser {
@@ -182,6 +193,11 @@ export interface Sandbox {
   readonly clientSecret: string;
   readonly webhookSigningKey: string;
   close(): Promise<void>;
+  /**
+   * Plain-JSON copy of the persistent state (users, tokens, hooks, events, invitees, pending
+   * deliveries, clock offset) for `startSandbox({ initialState })`. See sandbox/snapshot.ts.
+   */
+  snapshot(): SandboxSnapshot;
 
   /** Sandbox clock (epoch ms). */
   now(): number;

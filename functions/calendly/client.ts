@@ -5,7 +5,7 @@
  * failures become CalendlyError with messages that never contain a token or secret.
  */
 import { Agent, request, type Dispatcher } from 'undici';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { realSleeper, systemClock, type Clock, type Sleeper } from '../ports.js';
 import {
   CalendlyError,

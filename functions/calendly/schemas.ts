@@ -3,7 +3,7 @@
  * a field is optional, nullable or UNSURE (older payload shapes, 200 vs 201, signing_key echoed
  * or not); strict on what the flows rely on (URIs, states, times).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const nullableString = z.string().nullable().optional();
 

@@ -5,7 +5,7 @@
  * accepted (then only invitee-level facts are applied). What we cannot do without: the
  * invitee URI, a way to name the scheduled event, and parseable timestamps where present.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { eventIdOf, type MeetingUpdate } from '../flows/meeting-merge.js';
 
 const timestamp = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 timestamp');

@@ -13,7 +13,7 @@
  * Meetings whose start time we do not know yet (an old-style invitee payload arrived before any
  * event snapshot) are not listed until it arrives: they cannot be placed in a window.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../ports.js';
 import { AppError } from '../shared/errors.js';
 import type { ListMeetingsResult, MeetingStore } from '../store/meetings.js';

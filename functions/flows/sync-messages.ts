@@ -3,7 +3,7 @@
  * missing user id or a bad time is a permanent failure (logged and dropped by the workers, never
  * retried into the DLQ), because a retry can never make it valid.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const isoTime = z.iso.datetime({ offset: true });
 
