@@ -11,6 +11,9 @@ import { createMeetingStore } from '../store/meetings.js';
 import { createParkedWebhookStore } from '../store/parked-webhooks.js';
 import { createWebhookKeyStore } from '../store/webhook-keys.js';
 import { clock, dynamo, secretBox, secrets, serviceEnv, tables } from '../wiring.js';
+import { emitMetric, type CustomMetric } from '../shared/metrics.js';
+
+export { emitMetric };
 
 /**
  * Reads only the connection's `status` (the connections item is owned by
@@ -31,22 +34,6 @@ export function createConnectionStatusReader(doc: DynamoDBDocumentClient, tableN
     if (s === undefined) return undefined;
     return s === 'connected' || s === 'authorization_required' ? s : 'disconnected';
   };
-}
-
-/** One CloudWatch Embedded Metric Format line (no Powertools metrics package installed). */
-export function emitMetric(name: string, value: number, write: (line: string) => void = (l) => console.log(l)): void {
-  const namespace = process.env.POWERTOOLS_METRICS_NAMESPACE || 'CalendlyConnector';
-  const service = process.env.POWERTOOLS_SERVICE_NAME || 'calendly-connector';
-  write(
-    JSON.stringify({
-      _aws: {
-        Timestamp: Date.now(),
-        CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [['service']], Metrics: [{ Name: name, Unit: 'Count' }] }],
-      },
-      service,
-      [name]: value,
-    }),
-  );
 }
 
 function header(event: HttpEvent, name: string): string | undefined {
@@ -87,7 +74,7 @@ function wire(): Promise<IngestDeps> {
       parked: createParkedWebhookStore(doc, t.parkedWebhooks),
       clock,
       toleranceSeconds: serviceEnv().WEBHOOK_TOLERANCE_SECONDS,
-      metric: (name: string, value: number) => emitMetric(name, value),
+      metric: (name: string, value: number) => emitMetric(name as CustomMetric, value),
     };
   })().catch((err: unknown) => {
     wired = undefined;

@@ -2,6 +2,7 @@ import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } 
 import { createHash } from 'node:crypto';
 import type { TokenSet } from '../calendly/port.js';
 import type { SecretBox } from '../shared/crypto.js';
+import { emitMetric } from '../shared/metrics.js';
 
 /**
  * One item per user: the Calendly connection. This module owns the item's layout.
@@ -387,7 +388,7 @@ export function createConnectionStore(doc: DynamoDBDocumentClient, tableName: st
     },
 
     async markAuthorizationRequired(userId, { tokenVersion, nowMs, code, message }) {
-      return conditional(() =>
+      const marked = await conditional(() =>
         update({
           Key: { userId },
           UpdateExpression: 'SET #s = :ar, lastError = :err, updatedAt = :iso, #v = #v + :one REMOVE checkShard',
@@ -403,6 +404,10 @@ export function createConnectionStore(doc: DynamoDBDocumentClient, tableName: st
           },
         }),
       );
+      // Counted once per transition (the write is conditional on still being connected), so
+      // the ConnectionsAuthorizationRequired alarm sees users who must click Reconnect.
+      if (marked) emitMetric('ConnectionsAuthorizationRequired', 1);
+      return marked;
     },
 
     async recordWebhook(userId, { webhookUri, hookKey, nowMs, leaseOwner }) {
