@@ -8,7 +8,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod';
 import type { JWTPayload } from 'jose';
@@ -24,7 +24,9 @@ import { LocalQueues, type DrainOptions, type DrainResult, type QueueInfo, type 
 import { startScheduler, type LocalScheduler } from './scheduler.js';
 import { createFrontDoor } from './server.js';
 import { startLocalStore, type LocalStore } from './store.js';
-import type { Sandbox, SandboxOptions } from '../sandbox/types.js';
+import type { Sandbox, SandboxOptions, SandboxSnapshot } from '../sandbox/types.js';
+
+type SandboxModule = typeof import('../sandbox/index.js');
 
 export interface LocalRuntimeOptions {
   /** Configuration variables (design.md's table); defaults to none, i.e. all defaults. */
@@ -209,19 +211,19 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       calendly = { mode: 'external', authUrl: c.authUrl, apiUrl: c.apiUrl };
       app = c;
     } else {
-      let startSandbox: ((o: SandboxOptions) => Promise<Sandbox>) | undefined;
+      let sandboxModule: SandboxModule | undefined;
       try {
         // Loaded only when used; a sandbox that does not load must not stop the runtime.
-        startSandbox = (await import('../sandbox/index.js')).startSandbox;
-        if (typeof startSandbox !== 'function') throw new Error('sandbox/index.ts does not export startSandbox');
+        sandboxModule = await import('../sandbox/index.js');
+        if (typeof sandboxModule.startSandbox !== 'function') throw new Error('sandbox/index.ts does not export startSandbox');
       } catch (err) {
         logger.error('the built-in Calendly sandbox could not be loaded; starting without it (Calendly calls will fail). Set CALENDLY_CLIENT_ID and friends to use a real Calendly.', {
           error: err instanceof Error ? err.message : String(err),
         });
-        startSandbox = undefined;
+        sandboxModule = undefined;
       }
-      if (startSandbox) {
-        sandbox = await startSandbox({
+      if (sandboxModule) {
+        sandbox = await startSandboxWithSavedState(sandboxModule, config.dataDir, {
           port: 0,
           host: '127.0.0.1',
           // = functions/wiring.ts oauthRedirectUri(); not imported here because the composition
@@ -326,6 +328,12 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
         await queues.stop();
         await closing;
         await sandbox?.close().catch((err: unknown) => logger.warn('sandbox close failed', { error: String(err) }));
+        // After close: no request can change the sandbox between the snapshot and the exit.
+        if (sandbox) {
+          await saveSandboxState(config.dataDir, sandbox).catch((err: unknown) =>
+            logger.error('could not save the sandbox state; the next start has a fresh sandbox', { error: err instanceof Error ? err.message : String(err) }),
+          );
+        }
         await store.close(); // LevelDB closed: everything written is on disk
         logger.info('local runtime stopped');
       })();
@@ -385,6 +393,61 @@ async function restoreBacklog(dataDir: string, queues: LocalQueues): Promise<num
   // At least once, as SQS: a crash between the two lines would deliver these again.
   await unlink(path);
   return n;
+}
+
+export const SANDBOX_STATE_FILE = 'sandbox-state.json';
+
+const SANDBOX_FRESH = 'the saved sandbox state cannot be used; the sandbox starts fresh (connections made before it must connect again)';
+
+/**
+ * Starts the embedded sandbox from `$DATA_DIR/sandbox-state.json` when there is one, so the
+ * tokens and hooks the store holds still mean something. A damaged or incompatible file costs
+ * one warning line and a fresh sandbox, never the start. The file is kept (the next graceful
+ * stop overwrites it): after a crash, the state of the last graceful stop beats none.
+ */
+async function startSandboxWithSavedState(mod: SandboxModule, dataDir: string, base: SandboxOptions): Promise<Sandbox> {
+  if (dataDir === ':memory:' || base.initialState) return mod.startSandbox(base);
+  const file = join(dataDir, SANDBOX_STATE_FILE);
+  const fresh = (err: unknown) => {
+    logger.warn(SANDBOX_FRESH, { file, error: err instanceof Error ? err.message : String(err) });
+    return mod.startSandbox(base);
+  };
+  let initialState: SandboxSnapshot;
+  try {
+    initialState = mod.parseSandboxSnapshot(JSON.parse(await readFile(file, 'utf8')));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return mod.startSandbox(base);
+    return fresh(err);
+  }
+  // The store holds absolute URIs (users, hooks, events) with the sandbox's address in them, and
+  // the client only follows URIs under its API base: come back on the same port.
+  const port = base.port ? base.port : Number(new URL(initialState.baseUrl).port);
+  try {
+    return await mod.startSandbox({ ...base, port, initialState });
+  } catch (err) {
+    if (err instanceof mod.SandboxSnapshotError) return fresh(err);
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && port !== (base.port ?? 0)) {
+      logger.warn(`sandbox port ${port} is in use; the saved sandbox state moves to a new port (connections made before it may need to connect again)`, { file });
+      return mod.startSandbox({ ...base, initialState });
+    }
+    throw err;
+  }
+}
+
+/** Writes the snapshot next to the store: temp file, fsync, rename, so a crash never leaves half a file. */
+async function saveSandboxState(dataDir: string, sandbox: Sandbox): Promise<void> {
+  if (dataDir === ':memory:') return;
+  const path = join(dataDir, SANDBOX_STATE_FILE);
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.chmod(0o600); // a leftover temp file keeps its old mode otherwise
+    await fh.writeFile(JSON.stringify(sandbox.snapshot()));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
 }
 
 /** Stops accepting; resolves when every connection is gone (idle ones are closed as they idle). */
