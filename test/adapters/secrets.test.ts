@@ -1,0 +1,43 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createSecretsManagerSource } from '../../functions/adapters/secrets.js';
+
+// No local Secrets Manager endpoint exists on this machine, so the SDK client is mocked here
+// (aws-sdk-client-mock), as the brief allows; everything above the SDK call is real.
+describe('Secrets Manager app-secret source (SDK client mocked with aws-sdk-client-mock)', () => {
+  const client = new SecretsManagerClient({ region: 'us-east-1' });
+  const sm = mockClient(client);
+  const value = (clientSecret: string) => ({
+    SecretString: JSON.stringify({ clientId: 'cid', clientSecret, webhookSigningKey: 'whk-secret-value', tokenEncryptionKey: 'k'.repeat(43) }),
+  });
+
+  beforeEach(() => sm.reset());
+
+  it('reads the JSON secret once and serves it from cache afterwards', async () => {
+    sm.on(GetSecretValueCommand).resolves(value('first-secret'));
+    const source = createSecretsManagerSource({ secretId: 'arn:secret:app-1', client });
+    expect((await source.get()).clientSecret).toBe('first-secret');
+    expect((await source.get()).clientSecret).toBe('first-secret');
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(sm.commandCalls(GetSecretValueCommand)[0]!.args[0].input.SecretId).toBe('arn:secret:app-1');
+  });
+
+  it('refresh() fetches again, so a rotated signing key is picked up', async () => {
+    sm.on(GetSecretValueCommand).resolvesOnce(value('old-secret')).resolves(value('new-secret'));
+    const source = createSecretsManagerSource({ secretId: 'arn:secret:app-2', client });
+    expect((await source.get()).clientSecret).toBe('old-secret');
+    expect((await source.refresh()).clientSecret).toBe('new-secret');
+    expect((await source.get()).clientSecret).toBe('new-secret');
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+  });
+
+  it('an incomplete secret fails closed, naming the missing fields and never a value', async () => {
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ clientId: 'cid', clientSecret: 'do-not-print-me' }) });
+    const source = createSecretsManagerSource({ secretId: 'arn:secret:app-3', client });
+    const err = (await source.get().catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/webhookSigningKey/);
+    expect(err.message).toMatch(/tokenEncryptionKey/);
+    expect(err.message).not.toContain('do-not-print-me');
+  });
+});
