@@ -23,10 +23,14 @@ import { createHealthWorkerHandler, healthDepsFrom } from '../functions/handlers
 import { randomToken, sha256Base64Url } from '../functions/shared/crypto.js';
 import { CHECK_SHARDS } from '../functions/store/connections.js';
 import { LocalQueues, type QueueStats } from '../local/queues.js';
-import { remotePorts, type RemoteServices } from './lib/harness.js';
+import { recordingQueue, remotePorts, type RemoteServices } from './lib/harness.js';
 import { callsDiff, pool, type DdbCounts } from './lib/measure.js';
 
 export interface FleetChildInput {
+  /** 'seed': seed every `parts`-th connection of each cohort, starting at `part`; 'cycle': run one cycle. */
+  mode: 'seed' | 'cycle';
+  part: number;
+  parts: number;
   services: RemoteServices;
   size: number;
   cohorts: number;
@@ -34,8 +38,12 @@ export interface FleetChildInput {
   pollers: { visibilityTimeoutSeconds: number; maxReceiveCount: number; batchSize: number; concurrency: number; waitTimeSeconds: number };
 }
 
-export interface FleetChildOutput {
+export interface FleetSeedOutput {
+  seeded: number;
   seedMs: number;
+}
+
+export interface FleetChildOutput {
   tickMs: number;
   cycleMs: number;
   summary: HealthTickSummary;
@@ -50,24 +58,52 @@ process.env.LOG_LEVEL ??= 'ERROR';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const input = JSON.parse(process.env.BENCH_FLEET_INPUT ?? '{}') as FleetChildInput;
-const sb = input.services.calendlyBaseUrl;
-const control = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-  const res = await fetch(`${sb}/__sandbox${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
-  if (!res.ok) throw new Error(`sandbox control ${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-};
+/**
+ * The sandbox's controls (consent, clock, counters) are asked of the parent over IPC: they are
+ * the test driver's business, not Calendly traffic, and must not cost HTTP round trips here.
+ */
+type ControlRequest =
+  | { op: 'consent'; items: Array<{ email: string; authorizeUrl: string }> }
+  | { op: 'advance'; ms: number }
+  | { op: 'calls' };
+let nextId = 0;
+const waiting = new Map<number, (value: unknown) => void>();
+process.on('message', (m: { id: number; value: unknown }) => {
+  waiting.get(m.id)?.(m.value);
+  waiting.delete(m.id);
+});
+const control = <T>(req: ControlRequest): Promise<T> =>
+  new Promise((resolve) => {
+    const id = nextId++;
+    waiting.set(id, resolve as (v: unknown) => void);
+    process.send?.({ control: true, id, req });
+  });
 
-const queues = await LocalQueues.start(input.pollers);
-const queue = createSqsQueue({ urls: { sync: queues.queues.sync.url, health: queues.queues.health.url }, client: queues.sqs });
+const queues = input.mode === 'cycle' ? await LocalQueues.start(input.pollers) : undefined;
+const queue = queues ? createSqsQueue({ urls: { sync: queues.queues.sync.url, health: queues.queues.health.url }, client: queues.sqs }) : recordingQueue();
 const p = remotePorts(input.services, queue);
 const redirectUri = `${input.services.publicBaseUrl}/oauth/calendly/callback`;
 
-async function seedConnection(userId: string): Promise<void> {
-  const email = `${userId}@fleet.bench`;
-  const user = await control<{ uri: string; organization: string; email: string }>('POST', '/users', { email });
-  const verifier = randomBytes(32).toString('base64url');
-  const authorizeUrl = p.client.authorizeUrl({ state: randomToken(16), codeChallenge: sha256Base64Url(verifier), redirectUri });
-  const { redirect } = await control<{ redirect: string }>('POST', '/approve', { authorizeUrl, email });
+interface Consented {
+  userId: string;
+  verifier: string;
+  user: { uri: string; organization: string; email: string };
+  redirect: string;
+}
+
+/** Users created and consent given (sandbox controls, in the parent) for a whole cohort at once. */
+async function consentCohort(userIds: string[]): Promise<Consented[]> {
+  const pending = userIds.map((userId) => {
+    const verifier = randomBytes(32).toString('base64url');
+    const authorizeUrl = p.client.authorizeUrl({ state: randomToken(16), codeChallenge: sha256Base64Url(verifier), redirectUri });
+    return { userId, verifier, email: `${userId}@fleet.bench`, authorizeUrl };
+  });
+  const answers = await control<Array<{ user: Consented['user']; redirect: string }>>({ op: 'consent', items: pending.map(({ email, authorizeUrl }) => ({ email, authorizeUrl })) });
+  return pending.map((x, i) => ({ userId: x.userId, verifier: x.verifier, user: answers[i]!.user, redirect: answers[i]!.redirect }));
+}
+
+/** OAuth code exchange, then the items the connect flow leaves, through the real stores. */
+async function seedConnection({ userId, verifier, user, redirect }: Consented): Promise<void> {
   const code = new URL(redirect).searchParams.get('code');
   if (!code) throw new Error('sandbox did not approve');
   const tokens = await p.client.exchangeCode({ code, redirectUri, codeVerifier: verifier });
@@ -92,21 +128,35 @@ async function seedConnection(userId: string): Promise<void> {
   await p.connections.finishRun(userId, owner, { outcome: 'connected', nowMs: now, profile: { calendlyUserUri: user.uri, organizationUri: user.organization, email: user.email } });
 }
 
+/** Every seeder waits here for the others; the parent then moves the sandbox clock once. */
 const advance = async (ms: number) => {
-  await control('POST', '/advance', { ms });
+  await control({ op: 'advance', ms });
   p.advance(ms);
 };
 
-// --- seed ------------------------------------------------------------------------------------
-const seedStart = performance.now();
-const ids = Array.from({ length: input.size }, (_, i) => `fleet-${String(i).padStart(5, '0')}`);
-const perCohort = Math.ceil(input.size / input.cohorts);
-for (let c = 0; c < input.cohorts; c++) {
-  await pool(ids.slice(c * perCohort, (c + 1) * perCohort), 32, seedConnection);
-  await advance(input.intervalMs);
+const finish = async (out: unknown) => {
+  await queues?.stop();
+  p.raw.destroy();
+  await new Promise<void>((resolve) => process.send?.(out, () => resolve()) ?? resolve());
+  process.exit(0);
+};
+
+if (input.mode === 'seed') {
+  const seedStart = performance.now();
+  const ids = Array.from({ length: input.size }, (_, i) => `fleet-${String(i).padStart(5, '0')}`);
+  const perCohort = Math.ceil(input.size / input.cohorts);
+  let seeded = 0;
+  for (let c = 0; c < input.cohorts; c++) {
+    const mine = ids.slice(c * perCohort, (c + 1) * perCohort).filter((_, i) => i % input.parts === input.part);
+    const cohort = await consentCohort(mine);
+    await pool(cohort, 32, seedConnection);
+    seeded += mine.length;
+    await advance(input.intervalMs);
+  }
+  await advance(60_000); // the last cohort is due too
+  const out: FleetSeedOutput = { seeded, seedMs: performance.now() - seedStart };
+  await finish(out);
 }
-await advance(60_000); // the last cohort is due too
-const seedMs = performance.now() - seedStart;
 
 // --- one cycle ---------------------------------------------------------------------------------
 const schedulerDeps: HealthSchedulerDeps = {
@@ -120,21 +170,18 @@ const schedulerDeps: HealthSchedulerDeps = {
   options: { periodMs: input.intervalMs },
 };
 const worker = createHealthWorkerHandler(() => healthDepsFrom(p.connectionDeps(), { intervalMs: input.intervalMs }));
-queues.startPollers(async (q) => (q === 'health' ? worker : async () => ({ batchItemFailures: [] })));
-const callsBefore = await control<Record<string, number>>('GET', '/calls');
+queues?.startPollers(async (q) => (q === 'health' ? worker : async () => ({ batchItemFailures: [] })));
+const callsBefore = await control<Record<string, number>>({ op: 'calls' });
 const ddbBefore = p.ddb.snapshot();
 const cycleStart = performance.now();
 const summary = await createHealthSchedulerHandler(() => schedulerDeps)({ kind: 'health-tick' });
 const tickMs = performance.now() - cycleStart;
-const drained = await queues.drain({ queues: ['health'], includeRetries: true, timeoutMs: 600_000 });
+const drained = await (queues as LocalQueues).drain({ queues: ['health'], includeRetries: true, timeoutMs: 600_000 });
 const cycleMs = performance.now() - cycleStart;
-const calls = callsDiff(callsBefore, await control<Record<string, number>>('GET', '/calls'));
+const calls = callsDiff(callsBefore, await control<Record<string, number>>({ op: 'calls' }));
 const ddb = p.ddb.since(ddbBefore);
 let stillDue = 0;
 for (let s = 0; s < CHECK_SHARDS; s++) stillDue += (await p.connections.listDue(s, p.clock.now(), 100_000)).items.length;
 
-const out: FleetChildOutput = { seedMs, tickMs, cycleMs, summary, stats: queues.stats().health, drained: drained.idle, calls, ddb, stillDue };
-await queues.stop();
-p.raw.destroy();
-await new Promise<void>((resolve) => process.send?.(out, () => resolve()) ?? resolve());
-process.exit(0);
+const out: FleetChildOutput = { tickMs, cycleMs, summary, stats: (queues as LocalQueues).stats().health, drained: drained.idle, calls, ddb, stillDue };
+await finish(out);

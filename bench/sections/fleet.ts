@@ -6,7 +6,8 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { FleetChildInput, FleetChildOutput } from '../fleet-child.js';
+import type { FleetChildInput, FleetChildOutput, FleetSeedOutput } from '../fleet-child.js';
+import type { Sandbox } from '../../sandbox/index.js';
 import { remoteServicesOf, startBenchHarness } from '../lib/harness.js';
 import { total } from '../lib/measure.js';
 import { describeCalls, fmt, type Row, type SectionResult } from '../lib/report.js';
@@ -16,18 +17,66 @@ const INTERVAL_MS = 15 * 60_000;
 /** The local event source mapping: batches of 10, 4 pollers (Lambda would scale out further). */
 const POLLERS = { visibilityTimeoutSeconds: 120, maxReceiveCount: 5, batchSize: 10, concurrency: 4, waitTimeSeconds: 1 };
 
-function runChild(input: FleetChildInput): Promise<FleetChildOutput> {
+/** Seeders run side by side (the store and the sandbox here keep up with two). */
+const SEEDERS = 2;
+
+function runChild<T>(input: FleetChildInput, sandbox: Sandbox, barrier: Barrier): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(new URL('../fleet-child.ts', import.meta.url)), [], {
       execArgv: ['--import', 'tsx'],
       env: { ...process.env, BENCH_FLEET_INPUT: JSON.stringify(input) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    let out: FleetChildOutput | undefined;
-    child.on('message', (m) => (out = m as FleetChildOutput));
+    let out: T | undefined;
+    child.on('message', (m: { control?: boolean; id?: number; req?: ControlRequest }) => {
+      if (!m.control) {
+        out = m as unknown as T;
+        return;
+      }
+      const req = m.req as ControlRequest;
+      const reply = (value: unknown) => child.send({ id: m.id, value });
+      if (req.op === 'advance') barrier.arrive(req.ms, reply);
+      else reply(answerControl(sandbox, req));
+    });
     child.on('error', reject);
     child.on('exit', (code) => (out && code === 0 ? resolve(out) : reject(new Error(`fleet child exited ${code}`))));
   });
+}
+
+/** The seeders' clock step: once all have finished a cohort, the sandbox clock moves once. */
+class Barrier {
+  private waiting: Array<(v: unknown) => void> = [];
+  constructor(
+    private readonly parties: number,
+    private readonly sandbox: Sandbox,
+  ) {}
+  arrive(ms: number, reply: (v: unknown) => void) {
+    this.waiting.push(reply);
+    if (this.waiting.length < this.parties) return;
+    this.sandbox.advance(ms);
+    for (const r of this.waiting.splice(0)) r(this.sandbox.now());
+  }
+}
+
+type ControlRequest =
+  | { op: 'consent'; items: Array<{ email: string; authorizeUrl: string }> }
+  | { op: 'advance'; ms: number }
+  | { op: 'calls' };
+
+/** The sandbox controls the child asks for (in process here: no HTTP, not counted as calls). */
+function answerControl(sandbox: Sandbox, req: ControlRequest): unknown {
+  switch (req.op) {
+    case 'consent':
+      return req.items.map(({ email, authorizeUrl }) => {
+        const u = sandbox.createUser({ email });
+        return { user: { uri: u.uri, organization: u.organization, email: u.email }, redirect: sandbox.approve(authorizeUrl, { email }) };
+      });
+    case 'advance':
+      sandbox.advance(req.ms);
+      return sandbox.now();
+    case 'calls':
+      return sandbox.calls();
+  }
 }
 
 export async function runFleet(arg?: string): Promise<SectionResult> {
@@ -37,8 +86,17 @@ export async function runFleet(arg?: string): Promise<SectionResult> {
   const rows: Row[] = [];
   const k = `${size / 1000}k`;
   let out: FleetChildOutput;
+  let seedMs: number;
   try {
-    out = await runChild({ services: remoteServicesOf(h), size, cohorts: 8, intervalMs: INTERVAL_MS, pollers: POLLERS });
+    const seedStart = performance.now();
+    const barrier = new Barrier(SEEDERS, h.sandbox);
+    const base = { size, cohorts: 8, intervalMs: INTERVAL_MS, pollers: POLLERS, parts: SEEDERS };
+    const services = remoteServicesOf(h);
+    const seeded = await Promise.all(Array.from({ length: SEEDERS }, (_, part) => runChild<FleetSeedOutput>({ ...base, mode: 'seed', part, services }, h.sandbox, barrier)));
+    seedMs = performance.now() - seedStart;
+    if (seeded.reduce((a, x) => a + x.seeded, 0) !== size) throw new Error('seeding fell short');
+    // The seeders moved the sandbox clock: the cycle's process starts from where it is now.
+    out = await runChild<FleetChildOutput>({ ...base, mode: 'cycle', part: 0, services: remoteServicesOf(h) }, h.sandbox, new Barrier(1, h.sandbox));
   } finally {
     await h.close();
   }
@@ -48,7 +106,7 @@ export async function runFleet(arg?: string): Promise<SectionResult> {
     section: SECTION,
     measure: `${k} connections: one cycle (scheduler fan-out + workers)`,
     value: `${fmt(out.cycleMs / 1000, 1)} s (${fmt((size / out.cycleMs) * 1000, 0)} checks/s; fan-out ${fmt(out.tickMs / 1000, 2)} s)`,
-    data: { ...out },
+    data: { ...out, seedMs },
   });
   rows.push({
     section: SECTION,
