@@ -16,7 +16,7 @@ import { fmt, type Row, type SectionResult } from '../lib/report.js';
 const SECTION = 'Webhook ingest';
 const IN_FLIGHT = 16;
 const ROUNDS = 4;
-const PER_ROUND = 400;
+const PER_ROUND = 250;
 const WARMUP = 100;
 
 const describeDdb = (c: DdbCounts) =>

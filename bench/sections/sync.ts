@@ -97,6 +97,13 @@ export async function runSync(arg?: string): Promise<SectionResult> {
         met: growth < RSS_GROWTH_TARGET,
         data: { bytes: growth },
       });
+      const retained = (r: typeof small) => r.out.heapRetainedAfterGc - r.out.heapUsedBaseline;
+      rows.push({
+        section: SECTION,
+        measure: 'heap still held after the sync and a full GC, 10k minus 1k (what streaming should keep flat)',
+        value: mb(retained(large) - retained(small)),
+        data: { small: retained(small), large: retained(large) },
+      });
       const minutes = total(large.calls) / 500;
       rows.push({
         section: SECTION,
