@@ -21,7 +21,9 @@ import type { ListMeetingsResult, MeetingStore } from '../store/meetings.js';
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 100;
 
-const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
+const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
+  error: 'must be an ISO-8601 date-time with a zone (e.g. 2026-07-01T00:00:00Z) or a date (2026-07-01)',
+});
 
 const querySchema = z.strictObject({
   from: instant.optional(),

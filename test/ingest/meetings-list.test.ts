@@ -165,6 +165,9 @@ describe('GET /meetings over dynalite', () => {
       expect(res.body.error).toBe('invalid_query');
       expect(typeof res.body.message).toBe('string');
     }
+    // A person reading the message learns what a valid time looks like.
+    const res = await get('lister', { from: 'yesterday', to: '2026-07-02T00:00:00Z' });
+    expect(res.body.message).toMatch(/^from: must be an ISO-8601 date-time/);
   });
 
   it('requires a caller', async () => {
