@@ -1,18 +1,20 @@
 /**
- * The fleet benchmark's "Lambda side", in a process of its own: it seeds N connections and runs
- * one health-check cycle against dynalite and the sandbox hosted by the parent
- * (bench/sections/fleet.ts), so the service code and the services it calls use both cores.
+ * The fleet benchmark's "Lambda side", in processes of their own, against dynalite and the
+ * sandbox hosted by the parent (bench/sections/fleet.ts), so the service code and the services
+ * it calls use both cores. Two modes:
  *
- * Seeding (per connection, all real): a sandbox user, the consent (sandbox approve control), an
- * OAuth code exchange over HTTP, the pair stored by the connection store, a hook key stored, a
- * user-scoped subscription created at the sandbox over HTTP, the hook recorded and the run
- * finished, exactly the items the connect flow leaves. Connections are seeded in 8 cohorts 15
- * minutes apart (this process's clock and the sandbox's move together), so at the cycle one
- * cohort in 8 holds a token that is expired or inside the 5-minute refresh margin: the steady
- * state of 2-hour tokens checked every 15 minutes.
- *
- * Cycle: the real health-scheduler handler (no SQS delay) fans out over fauxqs; the real
- * health-worker handler drains the queue through the local runtime's Lambda-style pollers.
+ * - seed (two seeders side by side, each every other connection of each cohort): per
+ *   connection, a sandbox user and its consent (sandbox controls, asked of the parent over IPC:
+ *   test-driver work, not Calendly traffic), an OAuth code exchange over HTTP, the pair stored by
+ *   the connection store, a hook key stored, a user-scoped subscription created at the sandbox
+ *   over HTTP, the hook recorded and the run finished: the items the connect flow leaves.
+ *   Connections are seeded in 8 cohorts 15 minutes apart (after each cohort the seeders meet at
+ *   a barrier in the parent, which moves the sandbox clock once; each seeder moves its own the
+ *   same amount), so at the cycle one cohort in 8 holds a token that is expired or inside the
+ *   5-minute refresh margin: the steady state of 2-hour tokens checked every 15 minutes.
+ * - cycle: the real health-scheduler handler (no SQS delay) fans the due connections out over
+ *   fauxqs; the real health-worker handler drains them through the local runtime's Lambda-style
+ *   pollers. Calendly calls are the sandbox's counters before and after (asked over IPC).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createSqsQueue } from '../functions/adapters/sqs-queue.js';
