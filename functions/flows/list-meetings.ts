@@ -2,9 +2,10 @@
  * GET /meetings: the caller's meetings starting in [from, to), ordered by start time, paged.
  *
  * Query parameters:
- * - `from`, `to` (required, as openapi.yaml says): ISO-8601 date-times with a zone (`Z` or
- *   `±hh:mm`), or plain dates (`YYYY-MM-DD`, read as UTC midnight); `from` < `to`. No default
- *   window: a silent default would make an empty answer ambiguous.
+ * - `from`, `to`: ISO-8601 date-times with a zone (`Z` or `±hh:mm`), or plain dates
+ *   (`YYYY-MM-DD`, read as UTC midnight); `from` < `to`. Either may be left out: the window is
+ *   then open on that side (`GET /meetings` alone lists every meeting, by start time), which is
+ *   what a caller asking for "my meetings" expects; pages keep it cheap.
  * - `status`: `active` | `canceled`.
  * - `limit`: 1–100, default 50.
  * - `nextToken`: from the previous page. It carries its window and filter, so from/to/status
@@ -19,6 +20,9 @@ import { AppError } from '../shared/errors.js';
 import type { ListMeetingsResult, MeetingStore } from '../store/meetings.js';
 
 export const DEFAULT_LIMIT = 50;
+/** An open side of the window: the earliest and latest instants a meeting can be listed at. */
+const OPEN_FROM_MS = Date.UTC(1970, 0, 1);
+const OPEN_TO_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 export const MAX_LIMIT = 100;
 
 const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
@@ -70,11 +74,8 @@ export async function listMeetings(
       nextToken: q.nextToken,
     });
   }
-  if (q.from === undefined || q.to === undefined) {
-    throw new AppError(400, 'invalid_query', '`from` and `to` are required (ISO-8601, e.g. 2026-07-01T00:00:00Z).');
-  }
-  const fromMs = toMs(q.from);
-  const toMsV = toMs(q.to);
+  const fromMs = q.from !== undefined ? toMs(q.from) : OPEN_FROM_MS;
+  const toMsV = q.to !== undefined ? toMs(q.to) : OPEN_TO_MS;
   const from = checkedIso(fromMs);
   const to = checkedIso(toMsV);
   if (fromMs >= toMsV) throw new AppError(400, 'invalid_query', '`from` must be before `to`.');
