@@ -4,9 +4,7 @@
  * DATA_DIR sees what was written before (store data, queued messages and the local keys). In-process: shutdown
  * lets in-flight requests and worker batches finish first.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -16,67 +14,12 @@ import { createDynamoClients } from '../../functions/adapters/dynamo.js';
 import { createSqsQueue } from '../../functions/adapters/sqs-queue.js';
 import { KEYS_FILE } from '../../local/keys.js';
 import { newSqsClient } from '../../local/queues.js';
+import { exitOf, startRuntimeProcess, type RuntimeProcess } from '../support/child-runtime.js';
 import { call, startTestRuntime } from '../support/runtime.js';
-
-const CONFIG_VARS = /^(PORT|PUBLIC_BASE_URL|APP_REDIRECT_URL|CALENDLY_.*|DATA_DIR|HEALTH_CHECK_INTERVAL_SECONDS|WEBHOOK_TOLERANCE_SECONDS|TOKEN_ENCRYPTION_KEY|LOG_LEVEL)$/;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-interface Started {
-  child: ChildProcess;
-  baseUrl: string;
-  msToHealth: number;
-  output: () => string;
-}
-
-async function startChild(dataDir: string): Promise<Started> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !CONFIG_VARS.test(k)) env[k] = v;
-  const port = await freePort();
-  const t0 = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
-    env: { ...env, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'WARN' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`runtime exited with ${child.exitCode}: ${out}`);
-    try {
-      const res = await fetch(`${baseUrl}/health`);
-      if (res.status === 200 && ((await res.json()) as { ok?: boolean }).ok === true) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`no /health answer: ${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, baseUrl, msToHealth: Date.now() - t0, output: () => out };
-}
-
-function exitOf(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
 
 describe('npm start: SIGTERM and restart on the same DATA_DIR', () => {
   let dataDir: string;
-  let running: Started | undefined;
+  let running: RuntimeProcess | undefined;
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'local-runtime-'));
   });
@@ -86,7 +29,7 @@ describe('npm start: SIGTERM and restart on the same DATA_DIR', () => {
   });
 
   it('keeps store data, queued messages and keys across a graceful restart', async () => {
-    running = await startChild(dataDir);
+    running = await startRuntimeProcess(dataDir);
     const cfg = (await (await fetch(`${running.baseUrl}/dev/config`)).json()) as {
       sandbox: boolean;
       endpoints: { dynamodb: string; sqs: string };
@@ -112,7 +55,7 @@ describe('npm start: SIGTERM and restart on the same DATA_DIR', () => {
     expect(await exitOf(running.child)).toBe(0);
     expect((await stat(join(dataDir, KEYS_FILE))).mode & 0o777).toBe(0o600);
 
-    running = await startChild(dataDir);
+    running = await startRuntimeProcess(dataDir);
     const cfg2 = (await (await fetch(`${running.baseUrl}/dev/config`)).json()) as typeof cfg;
     const db2 = createDynamoClients({ endpoint: cfg2.endpoints.dynamodb });
     const got = await db2.doc.send(new GetCommand({ TableName: cfg2.tables.connections, Key: { userId: 'persist-user' } }));

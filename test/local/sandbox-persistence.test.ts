@@ -6,70 +6,21 @@
  * after the restart is delivered and listed. In process: a damaged or incompatible
  * sandbox-state.json costs one warning and a fresh sandbox, never the start.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { logSinks } from '../../functions/shared/logger.js';
 import { SANDBOX_STATE_FILE } from '../../local/runtime.js';
+import { exitOf, freePort, startRuntimeProcess, type RuntimeProcess } from '../support/child-runtime.js';
 import { startTestRuntime, type LocalRuntime } from '../support/runtime.js';
 
-const CONFIG_VARS = /^(PORT|PUBLIC_BASE_URL|APP_REDIRECT_URL|CALENDLY_.*|DATA_DIR|HEALTH_CHECK_INTERVAL_SECONDS|WEBHOOK_TOLERANCE_SECONDS|TOKEN_ENCRYPTION_KEY|LOG_LEVEL)$/;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-interface Child {
-  process: ChildProcess;
-  baseUrl: string;
-  output: () => string;
-}
-
 /** `npm start` as a supervisor runs it, on a fixed port (the hook's callback URL names it). */
-async function startChild(dataDir: string, port: number): Promise<Child> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !CONFIG_VARS.test(k)) env[k] = v;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
-    env: { ...env, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'WARN', HEALTH_CHECK_INTERVAL_SECONDS: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`runtime exited with ${child.exitCode}: ${out}`);
-    try {
-      const res = await fetch(`${baseUrl}/health`);
-      if (res.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`no /health answer: ${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { process: child, baseUrl, output: () => out };
-}
+const startChild = (dataDir: string, port: number) => startRuntimeProcess(dataDir, { port, env: { HEALTH_CHECK_INTERVAL_SECONDS: '0' } });
 
-async function stopChild(child: Child): Promise<number | null> {
-  const p = child.process;
-  if (p.exitCode !== null) return p.exitCode;
-  const exited = new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)));
-  p.kill('SIGTERM');
+async function stopChild(running: RuntimeProcess): Promise<number | null> {
+  const exited = exitOf(running.child);
+  if (running.child.exitCode === null) running.child.kill('SIGTERM');
   return exited;
 }
 
@@ -99,12 +50,12 @@ interface HookView {
 
 describe('npm start: the sandbox state survives a graceful restart', () => {
   let dataDir: string;
-  let running: Child | undefined;
+  let running: RuntimeProcess | undefined;
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'sandbox-persist-'));
   });
   afterAll(async () => {
-    if (running && running.process.exitCode === null) running.process.kill('SIGKILL');
+    if (running && running.child.exitCode === null) running.child.kill('SIGKILL');
     await rm(dataDir, { recursive: true, force: true });
   });
 
