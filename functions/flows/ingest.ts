@@ -16,10 +16,25 @@ export const MAX_WEBHOOK_BODY_BYTES = 256 * 1024;
 
 export type ConnectionStatus = 'connected' | 'authorization_required' | 'disconnected';
 
+/** The same consistent read of a connection's status, described as data (no SDK here). */
+export interface ConnectionStatusRead {
+  tableName: string;
+  key: Record<string, unknown>;
+  attributes: string[];
+  decode(item: Record<string, unknown> | undefined): ConnectionStatus | undefined;
+}
+
+/**
+ * The connection's status, or undefined when the user has no connection item. With `asGate`
+ * the read can be folded into the meeting write's own read (one request fewer per delivery).
+ */
+export type ConnectionStatusReader = ((userId: string) => Promise<ConnectionStatus | undefined>) & {
+  asGate?: (userId: string) => ConnectionStatusRead;
+};
+
 export interface IngestDeps {
   hookKeys: { get(hookKey: string): Promise<HookKeyRecord | undefined> };
-  /** The connection's status, or undefined when the user has no connection item. */
-  connectionStatus(userId: string): Promise<ConnectionStatus | undefined>;
+  connectionStatus: ConnectionStatusReader;
   appKey: AppKeySource;
   meetings: Pick<MeetingStore, 'apply'>;
   parked: ParkedWebhookStore;
@@ -66,15 +81,22 @@ export async function ingestWebhook(deps: IngestDeps, req: IngestRequest): Promi
 
   // 2. Signature. The hook's own key is a candidate only if the hook exists; an unknown hook
   //    still verifies against the app key, so only a genuinely signed request learns it is gone.
-  const hook = HOOK_KEY.test(req.hookKey) ? await deps.hookKeys.get(req.hookKey) : undefined;
-  const candidates = (appKey: string): CandidateKey[] => [
-    { label: 'app', key: appKey },
+  //    The hook item and the app key are fetched together (the key is usually cached; when it
+  //    is not, its fetch no longer waits for the hook read). Nothing is written before the
+  //    verdict, and the verdict is taken over both candidates at once (constant-time, no hint
+  //    of which key matched).
+  const [hook, appKey] = await Promise.all([
+    HOOK_KEY.test(req.hookKey) ? deps.hookKeys.get(req.hookKey) : Promise.resolve(undefined),
+    deps.appKey.current(),
+  ]);
+  const candidates = (key: string): CandidateKey[] => [
+    { label: 'app', key },
     ...(hook ? [{ label: 'hook', key: hook.signingKey }] : []),
   ];
   const nowMs = deps.clock.now();
   const check = (keys: CandidateKey[]) =>
     verifySignature({ header: req.signature, body: req.body, keys, nowMs, toleranceSeconds: deps.toleranceSeconds });
-  let verdict = check(candidates(await deps.appKey.current()));
+  let verdict = check(candidates(appKey));
   if (!verdict.ok && verdict.reason === 'bad_signature') {
     // The app key may have been rotated: re-read it (rate-limited per container).
     const fresh = await deps.appKey.refreshed();
@@ -90,28 +112,50 @@ export async function ingestWebhook(deps: IngestDeps, req: IngestRequest): Promi
     logger.info('webhook for an unknown or retired hook', { matchedKey: verdict.matched, hookKnown: hook !== undefined });
     return gone();
   }
-  const status = await deps.connectionStatus(hook.userId);
-  if (status === undefined || status === 'disconnected') {
-    logger.info('webhook for a disconnected connection', { userId: hook.userId, matchedKey: verdict.matched });
+  const userId = hook.userId;
+  const wanted = (status: ConnectionStatus | undefined) => status !== undefined && status !== 'disconnected';
+  const disconnected = (): IngestResult => {
+    logger.info('webhook for a disconnected connection', { userId, matchedKey: verdict.matched });
     return gone();
-  }
+  };
 
-  // 4. Parse; 5. apply.
+  // 4. Parse (pure; verified bytes only).
   const observedAt = new Date(nowMs).toISOString();
   const parsed = parseDelivery(req.body, observedAt);
+
+  // 5. Apply. The connection status is read consistently right before the write either way;
+  //    when the reader can describe its read, it rides in the meetings store's BatchGetItem
+  //    (meeting + fence + connection in one request), and a disconnected connection makes the
+  //    store write nothing ('refused', even for a duplicate): still an immediate 410.
+  if (parsed.kind === 'update') {
+    const gateRead = deps.connectionStatus.asGate?.(userId);
+    let outcome: 'applied' | 'unchanged' | 'refused';
+    if (gateRead) {
+      outcome = await deps.meetings.apply(userId, parsed.update, {
+        tableName: gateRead.tableName,
+        key: gateRead.key,
+        attributes: gateRead.attributes,
+        admit: (item) => wanted(gateRead.decode(item)),
+      });
+      if (outcome === 'refused') return disconnected();
+    } else {
+      if (!wanted(await deps.connectionStatus(userId))) return disconnected();
+      outcome = await deps.meetings.apply(userId, parsed.update);
+    }
+    logger.info('webhook applied', { userId, event: parsed.event, eventUri: parsed.update.eventUri, outcome, matchedKey: verdict.matched });
+    return { statusCode: 200, body: { status: outcome === 'applied' ? 'applied' : 'duplicate' } };
+  }
+
+  // Parked and ignored bodies write no meeting: the status is read on its own.
+  if (!wanted(await deps.connectionStatus(userId))) return disconnected();
   if (parsed.kind === 'invalid') {
-    const { id, result } = await deps.parked.park({ userId: hook.userId, hookKey: req.hookKey, body: req.body, reason: parsed.reason, nowMs });
+    const { id, result } = await deps.parked.park({ userId, hookKey: req.hookKey, body: req.body, reason: parsed.reason, nowMs });
     deps.metric('ParkedWebhooks', 1);
-    logger.warn('webhook parked', { userId: hook.userId, parkedId: id, reason: parsed.reason, again: result === 'already_parked', matchedKey: verdict.matched });
+    logger.warn('webhook parked', { userId, parkedId: id, reason: parsed.reason, again: result === 'already_parked', matchedKey: verdict.matched });
     return { statusCode: 202, body: { status: 'parked' } };
   }
-  if (parsed.kind === 'ignored') {
-    logger.info('webhook event ignored', { userId: hook.userId, event: parsed.event, matchedKey: verdict.matched });
-    return { statusCode: 200, body: { status: 'ignored' } };
-  }
-  const outcome = await deps.meetings.apply(hook.userId, parsed.update);
-  logger.info('webhook applied', { userId: hook.userId, event: parsed.event, eventUri: parsed.update.eventUri, outcome, matchedKey: verdict.matched });
-  return { statusCode: 200, body: { status: outcome === 'applied' ? 'applied' : 'duplicate' } };
+  logger.info('webhook event ignored', { userId, event: parsed.event, matchedKey: verdict.matched });
+  return { statusCode: 200, body: { status: 'ignored' } };
 }
 
 export interface ReplayDeps {

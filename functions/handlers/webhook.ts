@@ -4,7 +4,7 @@
  * the environment once per container.
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ingestWebhook, MAX_WEBHOOK_BODY_BYTES, type ConnectionStatus, type IngestDeps } from '../flows/ingest.js';
+import { ingestWebhook, MAX_WEBHOOK_BODY_BYTES, type ConnectionStatus, type ConnectionStatusReader, type IngestDeps } from '../flows/ingest.js';
 import { errorResponse, json, rawBody, withErrors, type HttpEvent, type HttpResult } from '../shared/http.js';
 import { createAppKeySource, SIGNATURE_HEADER } from '../shared/webhook-signature.js';
 import { createMeetingStore } from '../store/meetings.js';
@@ -15,12 +15,20 @@ import { emitMetric, type CustomMetric } from '../shared/metrics.js';
 
 export { emitMetric };
 
+const statusOf = (item: Record<string, unknown> | undefined): ConnectionStatus | undefined => {
+  const s = item?.status;
+  if (s === undefined) return undefined;
+  return s === 'connected' || s === 'authorization_required' ? s : 'disconnected';
+};
+
 /**
  * Reads only the connection's `status` (the connections item is owned by
- * functions/store/connections.ts; we never touch its tokens).
+ * functions/store/connections.ts; we never touch its tokens). `asGate` describes the same
+ * consistent read as data, so the ingest flow can have it ride in the meetings store's
+ * BatchGetItem instead of spending a request and a round trip of its own.
  */
-export function createConnectionStatusReader(doc: DynamoDBDocumentClient, tableName: string): (userId: string) => Promise<ConnectionStatus | undefined> {
-  return async (userId) => {
+export function createConnectionStatusReader(doc: DynamoDBDocumentClient, tableName: string): ConnectionStatusReader {
+  const read = async (userId: string) => {
     const res = await doc.send(
       new GetCommand({
         TableName: tableName,
@@ -30,10 +38,11 @@ export function createConnectionStatusReader(doc: DynamoDBDocumentClient, tableN
         ConsistentRead: true,
       }),
     );
-    const s = res.Item?.status;
-    if (s === undefined) return undefined;
-    return s === 'connected' || s === 'authorization_required' ? s : 'disconnected';
+    return statusOf(res.Item);
   };
+  return Object.assign(read, {
+    asGate: (userId: string) => ({ tableName, key: { userId }, attributes: ['status'], decode: statusOf }),
+  });
 }
 
 function header(event: HttpEvent, name: string): string | undefined {

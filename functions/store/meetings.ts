@@ -57,7 +57,10 @@ import {
  *   fails its condition, re-reads and merges on top.
  *   Cost: applyMany = 1 + ceil(N/100) + ceil(changed/25) + 1 requests (fence, BatchGet,
  *   BatchWrite, fence) plus retries of unprocessed items; apply = 3 requests (1 write) for a
- *   new or changed delivery when no bulk runs, 1 read for a duplicate.
+ *   new or changed delivery when no bulk runs, 1 read for a duplicate. A caller's ApplyGate
+ *   item rides in the same first BatchGet (no extra request).
+ *   The fence re-read cannot overlap the write: it proves something only if it is taken after
+ *   the write was acknowledged.
  */
 
 const FENCE_SK = '~bulk';
@@ -86,8 +89,29 @@ export interface ApplyManyResult {
   requests: number;
 }
 
+/**
+ * An item of ANOTHER table read in the same BatchGetItem as the meeting and the fence (each
+ * table ConsistentRead), deciding whether apply may write at all. The caller owns that table's
+ * layout (key, projection); this store only carries the read and asks `admit`. It saves a
+ * request and a round trip for a caller that must check something (a connection's status)
+ * just before writing.
+ */
+export interface ApplyGate {
+  tableName: string;
+  key: Record<string, unknown>;
+  /** Attribute names to project (as ExpressionAttributeNames, so reserved words are fine). */
+  attributes?: string[];
+  /**
+   * Asked after every read until apply has written (so also before a duplicate is answered
+   * 'unchanged'); false: nothing is written and apply answers 'refused'. Once a write has
+   * landed the delivery counts as accepted, and re-applies after a fence scare ignore it.
+   */
+  admit(item: Record<string, unknown> | undefined): boolean;
+}
+
 export interface MeetingStore {
   apply(userId: string, update: MeetingUpdate): Promise<'applied' | 'unchanged'>;
+  apply(userId: string, update: MeetingUpdate, gate: ApplyGate): Promise<'applied' | 'unchanged' | 'refused'>;
   applyMany(userId: string, updates: MeetingUpdate[]): Promise<ApplyManyResult>;
   get(userId: string, eventId: string): Promise<MeetingState | undefined>;
   list(userId: string, input: ListMeetingsInput): Promise<ListMeetingsResult>;
@@ -234,6 +258,38 @@ export function createMeetingStore(doc: DynamoDBDocumentClient, tableName: strin
     }
   }
 
+  /**
+   * [meeting, fence] plus the gate's item, in one BatchGetItem over two tables (retrying
+   * unprocessed keys of either).
+   */
+  async function readWithGate(key: Item, userId: string, gate: ApplyGate): Promise<{ got: Item[]; gateItem: Item | undefined }> {
+    if (gate.tableName === tableName) throw new Error('an apply gate must read another table');
+    const names = gate.attributes?.length ? Object.fromEntries(gate.attributes.map((a, i) => [`#g${i}`, a])) : undefined;
+    const gateRead = {
+      ConsistentRead: true,
+      ...(names ? { ProjectionExpression: Object.keys(names).join(', '), ExpressionAttributeNames: names } : {}),
+    };
+    let pending: Record<string, Item[]> = { [tableName]: [key, fenceKey(userId)], [gate.tableName]: [gate.key] };
+    const got: Item[] = [];
+    let gateItem: Item | undefined;
+    for (let attempt = 0; Object.keys(pending).length > 0; attempt++) {
+      if (attempt > 0) await sleep(Math.min(1000, 20 * 2 ** attempt));
+      if (attempt > 8) throw new Error('BatchGetItem kept returning unprocessed keys');
+      const requestItems: Record<string, { Keys: Item[]; ConsistentRead: boolean }> = {};
+      for (const [table, keys] of Object.entries(pending)) {
+        requestItems[table] = table === gate.tableName ? { Keys: keys, ...gateRead } : { Keys: keys, ConsistentRead: true };
+      }
+      const res = await doc.send(new BatchGetCommand({ RequestItems: requestItems }));
+      got.push(...((res.Responses?.[tableName] as Item[] | undefined) ?? []));
+      gateItem ??= (res.Responses?.[gate.tableName] as Item[] | undefined)?.[0];
+      pending = {};
+      for (const [table, entry] of Object.entries(res.UnprocessedKeys ?? {})) {
+        if (entry.Keys?.length) pending[table] = entry.Keys as Item[];
+      }
+    }
+    return { got, gateItem };
+  }
+
   async function readFence(userId: string): Promise<Fence> {
     const res = await doc.send(new GetCommand({ TableName: tableName, Key: fenceKey(userId), ConsistentRead: true }));
     return fenceOf(res.Item);
@@ -258,43 +314,52 @@ export function createMeetingStore(doc: DynamoDBDocumentClient, tableName: strin
     }
   }
 
-  return {
-    async apply(userId, update) {
-      const eventId = eventIdOf(update.eventUri);
-      if (!eventId) throw new Error('meeting update has no usable scheduled event URI');
-      const key = { userId, eventId };
-      let wrote = false;
-      const deadline = clock.now() + fenceWaitMs;
-      for (let attempt = 0; attempt < 12; attempt++) {
-        const counter = { n: 0 };
-        // Taken before the read: a fence live at the read has liveUntil > readAt (conservative).
-        const readAt = clock.now();
-        const got = await batchGet([key, fenceKey(userId)], counter);
-        const itemRaw = got.find((i) => i.eventId === eventId);
-        const fence0 = fenceOf(got.find((i) => i.eventId === FENCE_SK));
-        const current = itemRaw ? itemToState(itemRaw) : undefined;
-        const merged = mergeMeeting(current, update);
-        if (current && merged === current) return wrote ? 'applied' : 'unchanged';
-        const ok = await writeItem(userId, merged, itemRaw ? { rev: String(itemRaw.rev), version: Number(itemRaw.version ?? 0) } : undefined);
-        if (!ok) {
-          // Someone else wrote first: re-read and merge on top (bounded, with a little jitter).
-          await sleep(Math.floor(Math.random() * 10 * (attempt + 1)));
-          continue;
-        }
-        wrote = true;
-        const liveAtRead = fence0.liveUntil > readAt;
-        const after = liveAtRead ? fence0 : await readFence(userId);
-        if (!liveAtRead && after.seq === fence0.seq) return 'applied';
-        // A bulk write may have overwritten ours: wait for its fence to drop, then verify.
-        let f = after;
-        while (f.liveUntil > clock.now()) {
-          if (clock.now() > deadline) throw new Error('a bulk meeting write held its fence too long; not confirming the delivery');
-          await sleep(25);
-          f = await readFence(userId);
-        }
+  async function apply(userId: string, update: MeetingUpdate, gate?: ApplyGate): Promise<'applied' | 'unchanged' | 'refused'> {
+    const eventId = eventIdOf(update.eventUri);
+    if (!eventId) throw new Error('meeting update has no usable scheduled event URI');
+    const key = { userId, eventId };
+    let wrote = false;
+    const deadline = clock.now() + fenceWaitMs;
+    for (let attempt = 0; attempt < 12; attempt++) {
+      const counter = { n: 0 };
+      // Taken before the read: a fence live at the read has liveUntil > readAt (conservative).
+      const readAt = clock.now();
+      let got: Item[];
+      if (gate && !wrote) {
+        const read = await readWithGate(key, userId, gate);
+        if (!gate.admit(read.gateItem)) return 'refused';
+        got = read.got;
+      } else {
+        got = await batchGet([key, fenceKey(userId)], counter);
       }
-      throw new Error('meeting write kept conflicting; giving up');
-    },
+      const itemRaw = got.find((i) => i.eventId === eventId);
+      const fence0 = fenceOf(got.find((i) => i.eventId === FENCE_SK));
+      const current = itemRaw ? itemToState(itemRaw) : undefined;
+      const merged = mergeMeeting(current, update);
+      if (current && merged === current) return wrote ? 'applied' : 'unchanged';
+      const ok = await writeItem(userId, merged, itemRaw ? { rev: String(itemRaw.rev), version: Number(itemRaw.version ?? 0) } : undefined);
+      if (!ok) {
+        // Someone else wrote first: re-read and merge on top (bounded, with a little jitter).
+        await sleep(Math.floor(Math.random() * 10 * (attempt + 1)));
+        continue;
+      }
+      wrote = true;
+      const liveAtRead = fence0.liveUntil > readAt;
+      const after = liveAtRead ? fence0 : await readFence(userId);
+      if (!liveAtRead && after.seq === fence0.seq) return 'applied';
+      // A bulk write may have overwritten ours: wait for its fence to drop, then verify.
+      let f = after;
+      while (f.liveUntil > clock.now()) {
+        if (clock.now() > deadline) throw new Error('a bulk meeting write held its fence too long; not confirming the delivery');
+        await sleep(25);
+        f = await readFence(userId);
+      }
+    }
+    throw new Error('meeting write kept conflicting; giving up');
+  }
+
+  return {
+    apply: apply as MeetingStore['apply'],
 
     async applyMany(userId, updates) {
       const counter = { n: 0 };

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mergeMeeting, meetingContent, toApiMeeting, type MeetingState, type MeetingUpdate } from '../../functions/flows/meeting-merge.js';
-import { createMeetingStore } from '../../functions/store/meetings.js';
+import { createMeetingStore, type ApplyGate } from '../../functions/store/meetings.js';
 import { startDynalite, type TestDynamo } from '../support/dynalite.js';
 import { countRequests } from './helpers.js';
 import { OBS, at, eventUri, inviteePayload, inviteeUri, scenarioArb, upd } from './scenarios.js';
@@ -61,20 +61,38 @@ describe('meetings store over dynalite', () => {
     expect(big).toEqual({ applied: 1000, unchanged: 0, requests: 52 });
   });
 
-  it('a webhook write landing between the bulk read and the bulk write is not lost (fence)', async () => {
+  /** A gate over the connections table, as the ingest flow builds it; records what it saw. */
+  const connectionGate = async (userId: string, status: string | undefined) => {
+    if (status !== undefined) await db.doc.send(new PutCommand({ TableName: db.tables.connections, Item: { userId, status, secretish: 'not-for-meetings' } }));
+    const seen: Array<Record<string, unknown> | undefined> = [];
+    const gate: ApplyGate = {
+      tableName: db.tables.connections,
+      key: { userId },
+      attributes: ['status'],
+      admit: (item) => {
+        seen.push(item);
+        return item?.status === 'connected';
+      },
+    };
+    return { gate, seen };
+  };
+
+  for (const gated of [false, true]) {
+  it(`a webhook write landing between the bulk read and the bulk write is not lost (fence${gated ? ', gated apply' : ''})`, async () => {
     const bulkClients = db.newClients();
     const hookClients = db.newClients();
-    const ev = 'RACE0000';
-    const userId = 'race-user';
+    const ev = gated ? 'RACEG000' : 'RACE0000';
+    const userId = gated ? 'race-user-gated' : 'race-user';
+    const g = gated ? await connectionGate(userId, 'connected') : undefined;
     const hookStore = createMeetingStore(hookClients.doc, db.tables.meetings, { fenceWaitMs: 20_000 });
     // The webhook news: the invitee canceled (newer than anything the sync has).
     const cancel = upd('invitee.canceled', inviteePayload({ ev, inv: 'S1', status: 'canceled', updatedAt: at(50), event: { status: 'canceled', updatedAt: at(50), startTime: '2026-07-01T00:00:00.000000Z' } }));
-    let hookDone: Promise<'applied' | 'unchanged'> | undefined;
+    let hookDone: Promise<'applied' | 'unchanged' | 'refused'> | undefined;
     const bulkStore = createMeetingStore(bulkClients.doc, db.tables.meetings, {
       hooks: {
         bulkAfterRead: async () => {
           // Start the webhook apply now and wait until its write is in the table.
-          hookDone = hookStore.apply(userId, cancel);
+          hookDone = g ? hookStore.apply(userId, cancel, g.gate) : hookStore.apply(userId, cancel);
           for (let i = 0; i < 400; i++) {
             const got = await db.doc.send(new GetCommand({ TableName: db.tables.meetings, Key: { userId, eventId: ev }, ConsistentRead: true }));
             if (got.Item) return;
@@ -84,7 +102,7 @@ describe('meetings store over dynalite', () => {
         },
       },
     });
-    const r = await bulkStore.applyMany(userId, syncUpdates('RACE', 1));
+    const r = await bulkStore.applyMany(userId, syncUpdates(gated ? 'RACEG' : 'RACE', 1));
     expect(r.applied).toBe(1);
     // The bulk put just overwrote the webhook's item; the webhook saw the fence and repairs.
     expect(await hookDone).toBe('applied');
@@ -92,6 +110,58 @@ describe('meetings store over dynalite', () => {
     const view = toApiMeeting(s as MeetingState);
     expect(view.status).toBe('canceled');
     expect(view.invitees[0]?.status).toBe('canceled');
+    // The gate decides only before the first write; the repair after the fence scare re-applies
+    // without asking again (the delivery was already accepted).
+    if (g) expect(g.seen).toEqual([{ status: 'connected' }]);
+  });
+  }
+
+  it('a gated apply reads meeting + fence + the gate item in ONE BatchGetItem (projected), then writes once', async () => {
+    const c = db.newClients();
+    const counter = countRequests(c.raw);
+    const store = createMeetingStore(c.doc, db.tables.meetings);
+    const { gate, seen } = await connectionGate('gate-user', 'connected');
+    const u = upd('invitee.created', inviteePayload({ ev: 'GATE0001', inv: 'A', updatedAt: at(1), event: { updatedAt: at(1) } }));
+    expect(await store.apply('gate-user', u, gate)).toBe('applied');
+    expect(counter.log.map((l) => l.command)).toEqual(['BatchGetItemCommand', 'PutItemCommand', 'GetItemCommand']);
+    // Only the projected attribute crosses into the meetings store.
+    expect(seen).toEqual([{ status: 'connected' }]);
+    counter.reset();
+    expect(await store.apply('gate-user', u, gate)).toBe('unchanged');
+    expect(counter.log.map((l) => l.command)).toEqual(['BatchGetItemCommand']);
+  });
+
+  it('a refusing gate writes nothing, for a new, a changed and a duplicate delivery alike', async () => {
+    const c = db.newClients();
+    const counter = countRequests(c.raw);
+    const store = createMeetingStore(c.doc, db.tables.meetings);
+    const created = upd('invitee.created', inviteePayload({ ev: 'GATE0002', inv: 'A', updatedAt: at(1), event: { updatedAt: at(1) } }));
+    const canceled = upd('invitee.canceled', inviteePayload({ ev: 'GATE0002', inv: 'A', status: 'canceled', updatedAt: at(2), event: { status: 'canceled', updatedAt: at(2) } }));
+    expect(await store.apply('gate-off', created)).toBe('applied');
+    const before = await store.get('gate-off', 'GATE0002');
+    const off = await connectionGate('gate-off', 'disconnected');
+    const none = await connectionGate('gate-none', undefined);
+    counter.reset();
+    expect(await store.apply('gate-off', created, off.gate)).toBe('refused');
+    expect(await store.apply('gate-off', canceled, off.gate)).toBe('refused');
+    expect(await store.apply('gate-none', created, none.gate)).toBe('refused');
+    expect(counter.writes()).toBe(0);
+    expect(counter.total()).toBe(3);
+    expect(none.seen).toEqual([undefined]);
+    expect(await store.get('gate-off', 'GATE0002')).toEqual(before);
+    expect(await store.get('gate-none', 'GATE0002')).toBeUndefined();
+  });
+
+  it('concurrent gated applies all land: a rev conflict re-reads (and re-asks the gate) and merges', async () => {
+    const stores = Array.from({ length: 4 }, () => createMeetingStore(db.newClients().doc, db.tables.meetings));
+    const { gate, seen } = await connectionGate('conc-gated', 'connected');
+    const ev = 'CONCG001';
+    const updates = ['A', 'B', 'C', 'D'].map((inv, i) => upd('invitee.created', inviteePayload({ ev, inv, updatedAt: at(i), event: { updatedAt: at(0) } })));
+    const results = await Promise.all(updates.map((u, i) => (stores[i] as ReturnType<typeof createMeetingStore>).apply('conc-gated', u, gate)));
+    expect(results.every((r) => r === 'applied')).toBe(true);
+    expect(seen.length).toBeGreaterThanOrEqual(4);
+    const s = await stores[0]?.get('conc-gated', ev);
+    expect(Object.keys(s?.invitees ?? {})).toHaveLength(4);
   });
 
   it('concurrent applies (no bulk) all land: rev conflicts re-read and merge', async () => {

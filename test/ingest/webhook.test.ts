@@ -120,12 +120,12 @@ describe('POST /webhooks/calendly/{hookKey} over dynalite', () => {
       expect(await deliver(body)).toEqual({ status: 200, body: { status: 'applied' } });
       expect(counter.writes(db.tables.meetings)).toBe(1);
       expect(counter.writes()).toBe(1);
-      // hook key + connection status + [item, fence] read + conditional put + fence re-read
-      expect(counter.log.map((l) => l.command)).toEqual(['GetItemCommand', 'GetItemCommand', 'BatchGetItemCommand', 'PutItemCommand', 'GetItemCommand']);
+      // hook key, then [item, fence] + connection status in one read, conditional put, fence re-read
+      expect(counter.log.map((l) => l.command)).toEqual(['GetItemCommand', 'BatchGetItemCommand', 'PutItemCommand', 'GetItemCommand']);
       counter.reset();
       expect(await deliver(body)).toEqual({ status: 200, body: { status: 'duplicate' } });
       expect(counter.writes()).toBe(0);
-      expect(counter.total()).toBe(3);
+      expect(counter.log.map((l) => l.command)).toEqual(['GetItemCommand', 'BatchGetItemCommand']);
       const m = await view('user-ok', 'EVNEW1');
       expect(m).toMatchObject({
         source: 'calendly',
@@ -251,6 +251,23 @@ describe('POST /webhooks/calendly/{hookKey} over dynalite', () => {
       expect((await deliver(created('EVAUTHREQ', 'I1', 1), APP_KEY, hooks.authreq)).body).toEqual({ status: 'applied' });
     });
 
+    it('a disconnect is seen by the very next delivery: duplicate and changed alike get 410 and write nothing', async () => {
+      const body = created('EVDISC', 'I1', 1);
+      expect((await deliver(body)).body).toEqual({ status: 'applied' });
+      const setStatus = (status: string) => db.doc.send(new PutCommand({ TableName: db.tables.connections, Item: { userId: 'user-ok', status } }));
+      await setStatus('disconnected');
+      try {
+        counter.reset();
+        expect((await deliver(body)).status).toBe(410);
+        expect((await deliver(canceled('EVDISC', 'I1', 2))).status).toBe(410);
+        expect(counter.writes()).toBe(0);
+      } finally {
+        await setStatus('connected');
+      }
+      expect((await deliver(body)).body).toEqual({ status: 'duplicate' });
+      expect((await view('user-ok', 'EVDISC'))?.status).toBe('active');
+    });
+
     it('answers ignored for other event names and writes nothing', async () => {
       const body = envelope('routing_form_submission.created', { uri: 'x' });
       expect(await deliver(body)).toEqual({ status: 200, body: { status: 'ignored' } });
@@ -278,6 +295,8 @@ describe('POST /webhooks/calendly/{hookKey} over dynalite', () => {
       ['retired hook, its own key', async () => deliver(good(), hookKeyFor.retired, hooks.retired), 410, 'webhook_gone'],
       ['disconnected connection', async () => deliver(good(), APP_KEY, hooks.disc), 410, 'webhook_gone'],
       ['missing connection', async () => deliver(good(), APP_KEY, hooks.noconn), 410, 'webhook_gone'],
+      ['disconnected connection, unparseable body', async () => deliver('not json', APP_KEY, hooks.disc), 410, 'webhook_gone'],
+      ['disconnected connection, ignored event', async () => deliver(envelope('routing_form_submission.created', {}), APP_KEY, hooks.disc), 410, 'webhook_gone'],
       ["another hook's key", async () => deliver(good(), hookKeyFor.disc), 401, 'bad_signature'],
     ];
     for (const [name, run, status, code] of cases) {
