@@ -5,7 +5,7 @@ import type { Connection } from '../store/connections.js';
 import { tuningOf, type ConnectionDeps } from './connection-deps.js';
 import { isTransientCalendly } from './flow-errors.js';
 import { acquireLease } from './lease.js';
-import { AuthorizationRequiredError, obtainAccessToken } from './tokens.js';
+import { AuthorizationRequiredError, obtainAccessToken, persistWithRetry } from './tokens.js';
 import { hookKeyFromCallback } from './webhook-step.js';
 
 export type CleanupResult = 'done' | 'pending' | 'nothing_to_do';
@@ -36,18 +36,26 @@ export async function disconnect(deps: ConnectionDeps, userId: string): Promise<
   return { status: 'disconnected' };
 }
 
-/** The health checker's half of a disconnect made while Calendly was unreachable. */
+/**
+ * The health checker's half of a disconnect made while Calendly was unreachable; also finishes
+ * the cleanup of a Calendly account the user switched away from (parked by connect), whatever
+ * the connection's status.
+ */
 export async function finishPendingCleanup(deps: ConnectionDeps, userId: string): Promise<CleanupResult> {
   const owner = randomToken(12);
   const lease = await acquireLease(deps, userId, owner, () => false);
   if (lease.kind !== 'taken') return 'nothing_to_do';
   const conn = lease.conn;
-  if (conn.status !== 'disconnected' || !conn.cleanupPending) {
+  const pendingDisconnect = conn.status === 'disconnected' && conn.cleanupPending;
+  if (!pendingDisconnect && !conn.previousAccount) {
     await deps.connections.releaseLease(userId, owner);
     return 'nothing_to_do';
   }
   try {
-    return await cleanUp(deps, userId, owner, conn);
+    if (pendingDisconnect) return await cleanUp(deps, userId, owner, conn);
+    const result = await cleanUpPreviousAccount(deps, userId, conn);
+    await deps.connections.releaseLease(userId, owner);
+    return result;
   } catch (e) {
     await deps.connections.releaseLease(userId, owner).catch(() => false);
     throw e;
@@ -55,9 +63,15 @@ export async function finishPendingCleanup(deps: ConnectionDeps, userId: string)
 }
 
 async function cleanUp(deps: ConnectionDeps, userId: string, owner: string, conn: Connection): Promise<'done' | 'pending'> {
-  let unreachable = false;
+  // An account switched away from earlier goes too; if it cannot, the cleanup stays pending.
+  let unreachable = conn.previousAccount ? (await cleanUpPreviousAccount(deps, userId, conn)) === 'pending' : false;
   try {
-    await cleanUpAtCalendly(deps, userId, conn);
+    await cleanUpAtCalendly(deps, userId, {
+      userUri: conn.calendlyUserUri,
+      organizationUri: conn.organizationUri,
+      token: (knownBadToken) => obtainAccessToken(deps, userId, { allowCleanup: true, ...(knownBadToken ? { knownBadToken } : {}) }),
+      tokensToRevoke: async () => (await deps.connections.getWithTokens(userId))?.tokens,
+    });
   } catch (e) {
     if (!isTransientCalendly(e)) throw e;
     unreachable = true;
@@ -78,14 +92,78 @@ async function cleanUp(deps: ConnectionDeps, userId: string, owner: string, conn
 }
 
 /**
- * Deletes every hook of ours for this user and revokes the tokens. Without a usable token
- * (refused refresh, nothing stored) there is nothing we can do at Calendly: the hooks then
+ * Cleanup of a Calendly account this user switched away from (parked by connect in the write
+ * that stored the new account's pair). Called under the connection lease. With the parked
+ * tokens: delete our hooks under that account (404 = gone), revoke its tokens. Its recorded
+ * hook key is retired either way, so its deliveries get 410. Without tokens (the account was
+ * `authorization_required`: its grant is dead) nothing can be done at Calendly: its hook keeps
+ * existing there, answered 410, until Calendly disables it. 'pending' = Calendly unreachable:
+ * the account stays parked for the next try (another connect, a disconnect, or whoever calls
+ * finishPendingCleanup).
+ */
+async function cleanUpPreviousAccount(deps: ConnectionDeps, userId: string, conn: Connection): Promise<'done' | 'pending'> {
+  const prev = await deps.connections.getPreviousAccount(userId);
+  if (!prev) return 'done';
+  // Switched back to that same account since: its hooks are the live connection's now, and its
+  // old pair was superseded by a fresh authorization; nothing of it may be deleted here.
+  const sameAsCurrent = conn.status !== 'disconnected' && conn.calendlyUserUri === prev.calendlyUserUri;
+  if (prev.tokens && !sameAsCurrent) {
+    let current = prev.tokens;
+    const t = tuningOf(deps);
+    try {
+      await cleanUpAtCalendly(deps, userId, {
+        userUri: prev.calendlyUserUri,
+        organizationUri: prev.organizationUri,
+        async token(knownBadToken) {
+          const stale = knownBadToken !== undefined && knownBadToken === current.accessToken;
+          if (!stale && current.expiresAt - deps.clock.now() > t.refreshAheadMs) return current.accessToken;
+          let fresh;
+          try {
+            fresh = await deps.calendly.refresh(current.refreshToken);
+          } catch (e) {
+            if (isCalendlyError(e, 'invalid_grant')) throw new AuthorizationRequiredError();
+            throw e;
+          }
+          // Refresh tokens rotate: the parked one is spent now, so the new pair is parked first.
+          await persistWithRetry(deps, () => deps.connections.savePreviousTokens(userId, { calendlyUserUri: prev.calendlyUserUri, tokens: fresh }));
+          current = fresh;
+          return fresh.accessToken;
+        },
+        tokensToRevoke: async () => current,
+      });
+    } catch (e) {
+      if (!isTransientCalendly(e)) throw e;
+      if (prev.hookKey) await deps.webhookKeys.setStateForUser(prev.hookKey, userId, 'retired', deps.clock.now());
+      logger.warn('previous calendly account could not be cleaned up; kept for a later try', { userId });
+      return 'pending';
+    }
+  } else if (!prev.tokens) {
+    logger.warn('previous calendly account had no usable grant; its webhook cannot be deleted and answers 410', { userId });
+  }
+  if (prev.hookKey) await deps.webhookKeys.setStateForUser(prev.hookKey, userId, 'retired', deps.clock.now());
+  await deps.connections.clearPreviousAccount(userId, prev.calendlyUserUri);
+  logger.info('previous calendly account cleaned up', { userId });
+  return 'done';
+}
+
+interface AccountAtCalendly {
+  userUri: string | undefined;
+  organizationUri: string | undefined;
+  /** A usable access token; `knownBadToken` = the one just refused with a 401. */
+  token(knownBadToken?: string): Promise<string>;
+  /** The pair to revoke, read after any refresh the cleanup made. */
+  tokensToRevoke(): Promise<{ accessToken: string; refreshToken: string } | undefined>;
+}
+
+/**
+ * Deletes every hook of ours under one Calendly account and revokes its tokens. Without a usable
+ * token (refused refresh, nothing stored) there is nothing we can do at Calendly: the hooks then
  * answer 410 until Calendly disables them.
  */
-async function cleanUpAtCalendly(deps: ConnectionDeps, userId: string, conn: Connection): Promise<void> {
+async function cleanUpAtCalendly(deps: ConnectionDeps, userId: string, account: AccountAtCalendly): Promise<void> {
   let token: string;
   try {
-    token = await obtainAccessToken(deps, userId, { allowCleanup: true });
+    token = await account.token();
   } catch (e) {
     if (e instanceof AuthorizationRequiredError || (e instanceof Error && 'code' in e && e.code === 'not_connected')) return;
     throw e;
@@ -95,15 +173,15 @@ async function cleanUpAtCalendly(deps: ConnectionDeps, userId: string, conn: Con
       return await fn(token);
     } catch (e) {
       if (!isCalendlyError(e, 'unauthenticated')) throw e;
-      token = await obtainAccessToken(deps, userId, { allowCleanup: true, knownBadToken: token });
+      token = await account.token(token);
       return fn(token);
     }
   };
 
   try {
     const base = deps.webhookCallbackUrl('');
-    const userUri = conn.calendlyUserUri;
-    const organizationUri = conn.organizationUri;
+    const userUri = account.userUri;
+    const organizationUri = account.organizationUri;
     if (userUri && organizationUri) {
       const ours = await withToken(async (tok) => {
         const found: Array<{ uri: string; callbackUrl: string }> = [];
@@ -125,10 +203,10 @@ async function cleanUpAtCalendly(deps: ConnectionDeps, userId: string, conn: Con
         await deps.webhookKeys.setStateForUser(hookKeyFromCallback(base, h.callbackUrl), userId, 'retired', deps.clock.now()).catch(() => false);
       }
     }
-    const stored = await deps.connections.getWithTokens(userId);
-    if (stored?.tokens) {
-      await revoke(deps, stored.tokens.refreshToken);
-      await revoke(deps, stored.tokens.accessToken);
+    const stored = await account.tokensToRevoke();
+    if (stored) {
+      await revoke(deps, stored.refreshToken);
+      await revoke(deps, stored.accessToken);
     }
   } catch (e) {
     if (e instanceof AuthorizationRequiredError) return; // grant already gone: nothing left to clean at Calendly

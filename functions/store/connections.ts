@@ -22,7 +22,11 @@ import { emitMetric } from '../shared/metrics.js';
  *   webhookHealthyAt (N ms: last time the hook was seen active),
  *   checkShard (S, sparse: present only while health checks should run) / nextCheckAt (N ms),
  *   lastCheckedAt (N ms), lastCheckOutcome, lastSyncAt (N ms),
- *   lastError: {code, message, at}, cleanupPending (BOOL).
+ *   lastError: {code, message, at}, cleanupPending (BOOL),
+ *   prevUserUri / prevOrganizationUri / prevHookKey / prevParkedAt / prevAccessTokenSealed /
+ *   prevRefreshTokenSealed (AAD `<userId>#prev-access|#prev-refresh`) / prevTokenExpiresAt: the
+ *   Calendly account this user switched away from, parked by the connect that switched (in the
+ *   same write that stored the new pair) until its hooks are deleted and its tokens revoked.
  *
  * Every change is one conditional UpdateItem (no transactions: dynalite has none). Expiry of
  * leases is compared against the caller's clock in the condition, never left to TTL.
@@ -66,6 +70,16 @@ export interface Connection {
   lastSyncAt?: number;
   lastError?: { code: string; message: string; at: number };
   cleanupPending: boolean;
+  /** A Calendly account switched away from whose cleanup at Calendly is not finished yet. */
+  previousAccount?: { calendlyUserUri: string; organizationUri?: string; hookKey?: string; hasTokens: boolean; parkedAt: number };
+}
+
+/** The parked account with its tokens opened (cleanup only). */
+export interface PreviousAccount {
+  calendlyUserUri: string;
+  organizationUri?: string;
+  hookKey?: string;
+  tokens?: { accessToken: string; refreshToken: string; expiresAt: number };
 }
 
 export interface StoredTokens {
@@ -94,11 +108,37 @@ export interface ConnectionStore {
    * Connect: writes the freshly exchanged token pair and takes the lease in one write. Creates
    * the item when absent. Conditional on the item's version as read (`expectedVersion`, or
    * absence when undefined) and on the lease being free, expired or ours.
+   *
+   * With `previous` (the user consented as another Calendly account) the old account is parked
+   * in the same write: its identity, recorded hook key and (when given) its tokens, so its
+   * cleanup can never be lost between steps. Then also conditional on `tokenVersion` being the
+   * one whose tokens are parked and on no other account being parked; the old hook fields and
+   * email go (they describe the old account).
    */
   startConnect(
     userId: string,
-    input: { tokens: TokenSet; owner: string; nowMs: number; leaseMs: number; connectionId: string; expectedVersion: number | undefined },
+    input: {
+      tokens: TokenSet;
+      owner: string;
+      nowMs: number;
+      leaseMs: number;
+      connectionId: string;
+      expectedVersion: number | undefined;
+      previous?: {
+        calendlyUserUri: string;
+        organizationUri?: string;
+        hookKey?: string;
+        tokens?: { accessToken: string; refreshToken: string; expiresAt: number };
+        tokenVersion: number;
+      };
+    },
   ): Promise<boolean>;
+  /** The parked account with its tokens opened; undefined when none is parked. */
+  getPreviousAccount(userId: string): Promise<PreviousAccount | undefined>;
+  /** Stores a rotated pair of the parked account (conditional on that account still being parked). */
+  savePreviousTokens(userId: string, input: { calendlyUserUri: string; tokens: TokenSet }): Promise<boolean>;
+  /** Forgets the parked account once it is cleaned up (conditional on it still being the one parked). */
+  clearPreviousAccount(userId: string, calendlyUserUri: string): Promise<boolean>;
   /** Removes the lease without recording a run (owner only). */
   releaseLease(userId: string, owner: string): Promise<boolean>;
   /** Removes the lease and records what the run answered. Only the owner's write succeeds. */
@@ -204,6 +244,16 @@ function toConnection(item: Record<string, unknown>): Connection {
     lastSyncAt: num(item.lastSyncAt),
     lastError: lastError?.code ? { code: lastError.code, message: lastError.message ?? '', at: num(lastError.at) ?? 0 } : undefined,
     cleanupPending: item.cleanupPending === true,
+    previousAccount:
+      typeof item.prevUserUri === 'string'
+        ? {
+            calendlyUserUri: item.prevUserUri,
+            organizationUri: str(item.prevOrganizationUri),
+            hookKey: str(item.prevHookKey),
+            hasTokens: typeof item.prevRefreshTokenSealed === 'string',
+            parkedAt: num(item.prevParkedAt) ?? 0,
+          }
+        : undefined,
   };
 }
 
@@ -259,8 +309,31 @@ export function createConnectionStore(doc: DynamoDBDocumentClient, tableName: st
       return { taken: false, current: item ? toConnection(item) : undefined };
     },
 
-    async startConnect(userId, { tokens, owner, nowMs, leaseMs, connectionId, expectedVersion }) {
+    async startConnect(userId, { tokens, owner, nowMs, leaseMs, connectionId, expectedVersion, previous }) {
       const versionGuard = expectedVersion === undefined ? 'attribute_not_exists(userId)' : '#v = :ev';
+      const park: { sets: string[]; removes: string[]; values: Record<string, unknown>; guard: string } = { sets: [], removes: [], values: {}, guard: '' };
+      if (previous) {
+        park.sets.push('prevUserUri = :pu', 'prevParkedAt = :now');
+        park.values[':pu'] = previous.calendlyUserUri;
+        park.values[':ptv'] = previous.tokenVersion;
+        if (previous.organizationUri) {
+          park.sets.push('prevOrganizationUri = :porg');
+          park.values[':porg'] = previous.organizationUri;
+        }
+        if (previous.hookKey) {
+          park.sets.push('prevHookKey = :phk');
+          park.values[':phk'] = previous.hookKey;
+        }
+        if (previous.tokens) {
+          park.sets.push('prevAccessTokenSealed = :pat', 'prevRefreshTokenSealed = :prt', 'prevTokenExpiresAt = :pexp');
+          park.values[':pat'] = box.seal(previous.tokens.accessToken, `${userId}#prev-access`);
+          park.values[':prt'] = box.seal(previous.tokens.refreshToken, `${userId}#prev-refresh`);
+          park.values[':pexp'] = previous.tokens.expiresAt;
+        }
+        park.removes.push('webhookUri', 'hookKey', 'webhookState', 'webhookCheckedAt', 'webhookHealthyAt', 'email');
+        // The parked tokens are exactly the stored ones (a refresh meanwhile would have spent them).
+        park.guard = ' AND tokenVersion = :ptv AND attribute_not_exists(prevUserUri)';
+      }
       return conditional(() =>
         update({
           Key: { userId },
@@ -273,8 +346,9 @@ export function createConnectionStore(doc: DynamoDBDocumentClient, tableName: st
             'leaseOwner = :o, leaseUntil = :lu',
             // Due at once: if this run dies before the hook is recorded, the health checker repairs it.
             'checkShard = :shard, nextCheckAt = :now',
-          ].join(', ') + ' REMOVE cleanupPending, lastError',
-          ConditionExpression: `${versionGuard} AND (attribute_not_exists(leaseOwner) OR leaseUntil < :now OR leaseOwner = :o)`,
+            ...park.sets,
+          ].join(', ') + ` REMOVE ${['cleanupPending', 'lastError', ...park.removes].join(', ')}`,
+          ConditionExpression: `${versionGuard} AND (attribute_not_exists(leaseOwner) OR leaseUntil < :now OR leaseOwner = :o)${park.guard}`,
           ExpressionAttributeNames: { '#s': 'status', '#v': 'version' },
           ExpressionAttributeValues: {
             ...sealTokens(userId, tokens),
@@ -290,7 +364,56 @@ export function createConnectionStore(doc: DynamoDBDocumentClient, tableName: st
             ':lu': nowMs + leaseMs,
             ':shard': checkShardOf(userId),
             ...(expectedVersion === undefined ? {} : { ':ev': expectedVersion }),
+            ...park.values,
           },
+        }),
+      );
+    },
+
+    async getPreviousAccount(userId) {
+      const item = await read(userId);
+      if (!item || typeof item.prevUserUri !== 'string') return undefined;
+      const sealed = typeof item.prevAccessTokenSealed === 'string' && typeof item.prevRefreshTokenSealed === 'string';
+      return {
+        calendlyUserUri: item.prevUserUri,
+        organizationUri: str(item.prevOrganizationUri),
+        hookKey: str(item.prevHookKey),
+        ...(sealed
+          ? {
+              tokens: {
+                accessToken: box.open(String(item.prevAccessTokenSealed), `${userId}#prev-access`),
+                refreshToken: box.open(String(item.prevRefreshTokenSealed), `${userId}#prev-refresh`),
+                expiresAt: num(item.prevTokenExpiresAt) ?? 0,
+              },
+            }
+          : {}),
+      };
+    },
+
+    async savePreviousTokens(userId, { calendlyUserUri, tokens }) {
+      return conditional(() =>
+        update({
+          Key: { userId },
+          UpdateExpression: 'SET prevAccessTokenSealed = :pat, prevRefreshTokenSealed = :prt, prevTokenExpiresAt = :pexp',
+          ConditionExpression: 'prevUserUri = :pu',
+          ExpressionAttributeValues: {
+            ':pat': box.seal(tokens.accessToken, `${userId}#prev-access`),
+            ':prt': box.seal(tokens.refreshToken, `${userId}#prev-refresh`),
+            ':pexp': tokens.expiresAt,
+            ':pu': calendlyUserUri,
+          },
+        }),
+      );
+    },
+
+    async clearPreviousAccount(userId, calendlyUserUri) {
+      return conditional(() =>
+        update({
+          Key: { userId },
+          UpdateExpression:
+            'REMOVE prevUserUri, prevOrganizationUri, prevHookKey, prevParkedAt, prevAccessTokenSealed, prevRefreshTokenSealed, prevTokenExpiresAt',
+          ConditionExpression: 'prevUserUri = :pu',
+          ExpressionAttributeValues: { ':pu': calendlyUserUri },
         }),
       );
     },
