@@ -155,6 +155,8 @@ export interface HealthConnectionView {
   organizationUri?: string;
   webhook?: { uri?: string; hookKey?: string; state: string; healthyAt?: number };
   nextCheckAt?: number;
+  /** A Calendly account the user switched away from, whose hook/tokens still need cleaning up. */
+  previousAccount?: { calendlyUserUri: string };
 }
 
 export type CheckOutcome =
@@ -225,6 +227,17 @@ export async function checkConnectionHealth(deps: HealthCheckDeps, msg: HealthMe
   // A leftover duplicate (the connection was checked since this was queued): no Calendly call.
   if (!msg.force && msg.dueAt !== undefined && conn.nextCheckAt !== undefined && conn.nextCheckAt !== msg.dueAt && conn.nextCheckAt > now) {
     return { outcome: 'skipped_not_due' };
+  }
+
+  // The user switched Calendly accounts and the old account's hook/token cleanup could not run
+  // then (Calendly unreachable): finish it here. Best effort: the check of the live account goes on.
+  if (conn.previousAccount) {
+    try {
+      const done = await deps.finishPendingCleanup(userId);
+      if (done === 'done') logger.info('health: previous Calendly account cleaned up', { userId });
+    } catch (e) {
+      logger.warn('health: previous Calendly account cleanup failed again', { userId, error: e });
+    }
   }
 
   const record = async (outcome: CheckOutcome, next: number, webhookState?: 'active' | 'disabled' | 'missing') => {

@@ -8,6 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CalendlyPort } from '../../functions/calendly/port.js';
 import { finishPendingCleanup } from '../../functions/flows/disconnect.js';
+import { checkConnectionHealth } from '../../functions/flows/health.js';
+import { healthDepsFrom } from '../../functions/handlers/health-worker.js';
 import { ingestWebhook } from '../../functions/flows/ingest.js';
 import { getStatus } from '../../functions/flows/status.js';
 import { createConnectionStatusReader } from '../../functions/handlers/webhook.js';
@@ -138,7 +140,7 @@ describe('connect as another Calendly account (account switch)', () => {
     await h.takeSyncMessages();
   });
 
-  it('Calendly unreachable for A: B connects, A stays parked (key retired); finishPendingCleanup later deletes and revokes', async () => {
+  it('Calendly unreachable for A: B connects, A stays parked (key retired); the next health check deletes and revokes', async () => {
     const userId = newUserId();
     const a = await connectedAs(userId, newEmail());
     const inner = h.deps().calendly;
@@ -165,9 +167,11 @@ describe('connect as another Calendly account (account switch)', () => {
     expect(ourHooks(h, a.user.uri)).toHaveLength(1);
     expect(ourHooks(h, r.user.uri)).toHaveLength(1);
 
-    // Later (A's token expired meanwhile: the parked pair is refreshed, re-parked, then revoked).
+    // Later (A's token expired meanwhile: the parked pair is refreshed, re-parked, then revoked),
+    // by the health checker's next check of the (connected) connection.
     h.advance(3 * 3600_000);
-    expect(await finishPendingCleanup(h.deps(), userId)).toBe('done');
+    const check = await checkConnectionHealth(healthDepsFrom(h.deps()), { userId, force: true });
+    expect(check.outcome).toBe('healthy');
     expect(ourHooks(h, a.user.uri)).toHaveLength(0);
     expect(ourHooks(h, r.user.uri)).toHaveLength(1);
     const after = await h.deps().connections.get(userId);
