@@ -50,6 +50,13 @@ export interface SyncOptions {
   deadlineMarginMs: number;
   /** Pages per invocation before continuing in a new message (tests; Infinity in production). */
   maxPagesPerInvocation: number;
+  /**
+   * How long an invocation keeps using the connection view and the access token it read before
+   * asking again. Must stay well under the token function's refresh-ahead margin (5 min): a token
+   * it hands out has more than that left, so a token held this long plus one call is never used
+   * past its expiry. Also bounds how long a disconnect can go unnoticed between pages.
+   */
+  credentialReuseMs: number;
 }
 
 export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
@@ -62,6 +69,7 @@ export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
   maxInlineWaitsPerPage: 5,
   deadlineMarginMs: 0,
   maxPagesPerInvocation: Number.POSITIVE_INFINITY,
+  credentialReuseMs: 60_000,
 };
 
 /** One change to one meeting, the same shape ingestion produces (flows/meeting-merge.ts). */
@@ -177,7 +185,7 @@ export async function processSyncMessage(deps: SyncDeps, msg: SyncMessage, ctx: 
 
   let decision = 'acquired' as 'duplicate' | 'retry' | 'covered' | 'merged' | 'acquired';
   let retryAfterMs = 0;
-  await deps.syncState.update(userId, (cur) => {
+  const acquired = await deps.syncState.update(userId, (cur) => {
     const known = !!cur.run?.messageIds.includes(ctx.messageId) || !!cur.pending?.messageIds.includes(ctx.messageId);
     if (!known && cur.recentMessageIds.includes(ctx.messageId)) {
       decision = 'duplicate';
@@ -219,17 +227,28 @@ export async function processSyncMessage(deps: SyncDeps, msg: SyncMessage, ctx: 
     case 'retry':
       throw new SyncRetryLaterError('the sync started by this message is still running', retryAfterMs);
     case 'acquired':
-      return drive(deps, opts, userId, owner, ctx);
+      // The state as we just stored it: lease taken (fresh expiry), so no renewal is needed yet.
+      return drive(deps, opts, userId, owner, ctx, acquired);
   }
 }
 
-async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: string, ctx: SyncContext): Promise<SyncResult> {
+async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: string, ctx: SyncContext, acquired: SyncStateRecord): Promise<SyncResult> {
   const result: SyncResult = { outcome: 'completed', runsCompleted: 0, pages: 0, events: 0, applied: 0, unchanged: 0 };
-  const guarded = (mutate: (cur: SyncStateRecord) => SyncStateRecord) =>
-    deps.syncState.update(userId, (cur) => {
-      if (cur.leaseOwner !== owner) throw new LeaseLostError('sync lease lost');
-      return mutate(cur);
-    });
+  // The state as we last stored it. Each write is put on top of it with the version guard and no
+  // read first: it lands only if nobody wrote since (then the lease is still ours, as stored); a
+  // merge, a takeover or any other write makes it fail, and the store re-reads and re-decides.
+  let known = acquired;
+  const guarded = async (mutate: (cur: SyncStateRecord) => SyncStateRecord) => {
+    known = await deps.syncState.update(
+      userId,
+      (cur) => {
+        if (cur.leaseOwner !== owner) throw new LeaseLostError('sync lease lost');
+        return mutate(cur);
+      },
+      known,
+    );
+    return known;
+  };
   const renew = (cur: SyncStateRecord) => {
     cur.leaseExpiresAt = deps.clock.now() + opts.leaseMs;
     return cur;
@@ -257,12 +276,19 @@ async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: s
     return { ...result, outcome: 'dropped' as const };
   };
 
+  // Held across the pages of this invocation and re-read every credentialReuseMs: the connection
+  // view (status, Calendly user) and the access token (TokenSession).
+  const session = new TokenSession(deps, userId, opts.credentialReuseMs);
+  let conn: SyncConnectionView | undefined;
+  let connReadAt = Number.NEGATIVE_INFINITY;
+
   try {
-    let state = await guarded(renew);
+    let state = known;
     for (;;) {
       if (!state.run) {
         let released = false;
         state = await guarded((cur) => {
+          released = false; // a lost race re-runs this on the stored state
           if (cur.run) return renew(cur);
           if (cur.pending) {
             cur.run = newRun(cur.pending, deps.clock.now());
@@ -285,18 +311,25 @@ async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: s
         return await handOff('continued', 0, run.reasons[0] ?? 'manual');
       }
 
-      const conn = await deps.getConnection(userId);
+      if (!conn || deps.clock.now() - connReadAt >= opts.credentialReuseMs) {
+        connReadAt = deps.clock.now();
+        conn = await deps.getConnection(userId);
+      }
       if (!conn || conn.status !== 'connected' || !conn.calendlyUserUri) {
         return await dropAll(conn ? `connection is ${conn.status}` : 'no connection');
       }
 
       let page: { events: number; nextPageToken: string | null; applied: number; unchanged: number };
       try {
-        page = await syncPage(deps, opts, userId, conn, run);
+        page = await syncPage(deps, opts, userId, conn, run, session);
       } catch (e) {
         if (e instanceof LongRateLimitError) return await handOff('deferred', e.retryAfterMs, run.reasons[0] ?? 'manual');
         if (deps.isAuthorizationRequired(e)) return await dropAll('authorization required');
         if (isCalendlyError(e, 'forbidden')) return await dropAll(`calendly refused the listing: ${e.message}`);
+        // The view we hold may be stale: a connection disconnected meanwhile (its token revoked,
+        // so the 401 refresh failed) is dropped here rather than retried until the next read.
+        const fresh = await deps.getConnection(userId).catch(() => conn);
+        if (!fresh || fresh.status !== 'connected') return await dropAll(fresh ? `connection is ${fresh.status}` : 'no connection');
         throw e;
       }
       result.pages += 1;
@@ -347,28 +380,46 @@ async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: s
 }
 
 /**
- * A valid token for the length of one page: the token function's, with at most one forced
- * refresh (knownBadToken) when Calendly answers 401; concurrent 401s share that refresh.
+ * The token function's token, held across pages but asked for again once it is reuseMs old
+ * (the token function hands out only tokens with more than its refresh-ahead margin left, and
+ * refreshes when due: there is no other refresh path here). When Calendly answers 401: at most
+ * one forced refresh (knownBadToken) per page; concurrent 401s share it.
  */
 class TokenSession {
-  private token: Promise<string>;
-  private refreshed = false;
+  private token: Promise<string> | undefined;
+  private obtainedAt = 0;
+  private refreshedThisPage = false;
   constructor(
     private readonly deps: SyncDeps,
     private readonly userId: string,
-  ) {
-    this.token = deps.getAccessToken(userId);
+    private readonly reuseMs: number,
+  ) {}
+  startPage() {
+    this.refreshedThisPage = false;
   }
-  current() {
+  current(): Promise<string> {
+    const now = this.deps.clock.now();
+    if (!this.token || now - this.obtainedAt >= this.reuseMs) return this.hold(this.deps.getAccessToken(this.userId), now);
     return this.token;
   }
   async onUnauthorized(badToken: string): Promise<string> {
-    const cur = await this.token;
+    const held = this.current();
+    const cur = await held;
     if (cur !== badToken) return cur;
-    if (this.refreshed) throw new Error('Calendly refused a freshly refreshed token');
-    this.refreshed = true;
-    this.token = this.deps.getAccessToken(this.userId, { knownBadToken: badToken });
-    return this.token;
+    // Another call's 401 already replaced it meanwhile: share that refresh.
+    if (this.token && this.token !== held) return this.token;
+    if (this.refreshedThisPage) throw new Error('Calendly refused a freshly refreshed token');
+    this.refreshedThisPage = true;
+    return this.hold(this.deps.getAccessToken(this.userId, { knownBadToken: badToken }), this.deps.clock.now());
+  }
+  private hold(p: Promise<string>, at: number): Promise<string> {
+    this.token = p;
+    this.obtainedAt = at;
+    // A failed read is not kept: the next call asks again.
+    p.catch(() => {
+      if (this.token === p) this.token = undefined;
+    });
+    return p;
   }
 }
 
@@ -404,8 +455,8 @@ async function callCalendly<T>(
 }
 
 /** Fetches one page of events and their invitees, stores them, answers the next cursor. */
-async function syncPage(deps: SyncDeps, opts: SyncOptions, userId: string, conn: SyncConnectionView, run: SyncRun) {
-  const session = new TokenSession(deps, userId);
+async function syncPage(deps: SyncDeps, opts: SyncOptions, userId: string, conn: SyncConnectionView, run: SyncRun, session: TokenSession) {
+  session.startPage();
   const budget = { waits: 0 };
   const page = await callCalendly(deps, opts, session, budget, (token) =>
     deps.calendly.listScheduledEventsPage(token, {

@@ -64,8 +64,14 @@ export interface SyncStateStore {
    * Read-modify-write with a version guard, retried on a lost race. `mutate` gets the current
    * state (version 0 when absent) and answers the next state, or null to write nothing; it may
    * throw to abort. Answers the state as stored (or as read, when nothing was written).
+   *
+   * `known`: the state this caller last stored or read (what update answered). The first attempt
+   * then skips the read and puts on top of it with the same version guard: if the put lands, the
+   * snapshot was the stored state, so the result is exactly what a fresh read would have given.
+   * A conflict, a null answer or a throw on the snapshot falls back to a fresh read, so every
+   * decision not to write is still taken on the stored state.
    */
-  update(userId: string, mutate: (current: SyncStateRecord) => SyncStateRecord | null): Promise<SyncStateRecord>;
+  update(userId: string, mutate: (current: SyncStateRecord) => SyncStateRecord | null, known?: SyncStateRecord): Promise<SyncStateRecord>;
 }
 
 const MAX_ATTEMPTS = 25;
@@ -95,11 +101,23 @@ export function createSyncStateStore(doc: DynamoDBDocumentClient, tableName: str
   };
   return {
     get,
-    async update(userId, mutate) {
+    async update(userId, mutate, known) {
+      let snapshot = known && known.userId === userId ? known : undefined;
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        const current = await get(userId);
-        const next = mutate(structuredClone(current));
-        if (!next) return current;
+        const fromSnapshot = snapshot !== undefined;
+        const current = snapshot ?? (await get(userId));
+        snapshot = undefined;
+        let next: SyncStateRecord | null;
+        try {
+          next = mutate(structuredClone(current));
+        } catch (e) {
+          if (fromSnapshot) continue; // decide only on the stored state
+          throw e;
+        }
+        if (!next) {
+          if (fromSnapshot) continue;
+          return current;
+        }
         const stored: SyncStateRecord = { ...next, userId, version: current.version + 1 };
         try {
           await doc.send(
