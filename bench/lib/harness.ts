@@ -15,11 +15,10 @@ import { createDynamoClients } from '../../functions/adapters/dynamo.js';
 import { createStaticSecrets } from '../../functions/adapters/secrets.js';
 import { createCalendlyClient } from '../../functions/calendly/client.js';
 import type { CalendlyPort } from '../../functions/calendly/port.js';
-import { isCalendlyError } from '../../functions/calendly/port.js';
+import { syncDepsFrom } from '../../functions/handlers/sync-worker.js';
 import type { ConnectionDeps } from '../../functions/flows/connection-deps.js';
 import type { IngestDeps } from '../../functions/flows/ingest.js';
 import type { SyncDeps } from '../../functions/flows/sync.js';
-import { AuthorizationRequiredError, getAccessToken } from '../../functions/flows/tokens.js';
 import { createConnectionStatusReader } from '../../functions/handlers/webhook.js';
 import type { Clock, Queue, QueueName, Sleeper } from '../../functions/ports.js';
 import { createSecretBox, type SecretBox } from '../../functions/shared/crypto.js';
@@ -167,7 +166,7 @@ export async function startBenchHarness(opts: HarnessOptions = {}): Promise<Benc
   };
 }
 
-/** The sync worker's ports, built as handlers/sync-worker.ts syncDepsFromEnv builds them. */
+/** The sync worker's ports over this harness's stores (the same builder as the Lambda). */
 export function syncDepsOver(p: {
   doc: DynamoDBDocumentClient;
   tables: Record<TableKey, string>;
@@ -178,22 +177,15 @@ export function syncDepsOver(p: {
   queue: Queue;
 }): SyncDeps {
   const connections = createConnectionStore(p.doc, p.tables.connections, p.box);
-  const meetings = createMeetingStore(p.doc, p.tables.meetings, { clock: p.clock });
-  const tokenDeps = { connections, calendly: p.client, clock: p.clock, sleeper: p.sleeper };
-  return {
+  return syncDepsFrom({
+    tokens: { connections, calendly: p.client, clock: p.clock, sleeper: p.sleeper },
     calendly: p.client,
-    getAccessToken: (userId, o) => getAccessToken(tokenDeps, userId, o),
-    getConnection: (userId) => connections.get(userId),
-    recordSyncCompleted: async (userId, atMs) => {
-      await connections.recordSyncCompleted(userId, atMs);
-    },
-    applyMeetings: (userId, updates) => meetings.applyMany(userId, updates),
-    isAuthorizationRequired: (e) => e instanceof AuthorizationRequiredError || (isCalendlyError(e) && e.kind === 'invalid_grant'),
+    meetings: createMeetingStore(p.doc, p.tables.meetings, { clock: p.clock }),
     syncState: createSyncStateStore(p.doc, p.tables.syncState, p.clock),
     queue: p.queue,
     clock: p.clock,
     sleeper: p.sleeper,
-  };
+  });
 }
 
 /** An API Gateway HTTP API (payload 2.0) event, as the JWT authorizer would pass it on. */

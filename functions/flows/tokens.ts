@@ -35,6 +35,11 @@ export class AuthorizationRequiredError extends AppError {
   }
 }
 
+/** Calendly refused this connection's grant: the user must authorize again (no retry helps). */
+export function isAuthorizationRequired(e: unknown): boolean {
+  return e instanceof AuthorizationRequiredError || isCalendlyError(e, 'invalid_grant');
+}
+
 export const notConnected = () => new AppError(404, 'not_connected', 'There is no active Calendly connection for this user.');
 
 export interface TokenOptions {

@@ -5,12 +5,11 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { isCalendlyError } from '../calendly/port.js';
 import type { ConnectionDeps } from '../flows/connection-deps.js';
 import { finishPendingCleanup } from '../flows/disconnect.js';
 import { checkConnectionHealth, type HealthCheckDeps } from '../flows/health.js';
 import { healthMessageSchema, parseMessage } from '../flows/sync-messages.js';
-import { AuthorizationRequiredError, getAccessToken } from '../flows/tokens.js';
+import { getAccessToken, isAuthorizationRequired } from '../flows/tokens.js';
 import { ensureWebhook } from '../flows/webhook-step.js';
 import { logger } from '../shared/logger.js';
 import { connectionDepsFromEnv } from '../connection-wiring.js';
@@ -48,7 +47,7 @@ export function healthDepsFrom(cd: ConnectionDeps, options?: HealthCheckDeps['op
     ensureWebhook: (input) => ensureWebhook(cd, input),
     finishPendingCleanup: (userId) => finishPendingCleanup(cd, userId),
     recordCheck: (userId, input) => cd.connections.recordCheck(userId, input),
-    isAuthorizationRequired: (e) => e instanceof AuthorizationRequiredError || (isCalendlyError(e) && e.kind === 'invalid_grant'),
+    isAuthorizationRequired,
     webhookCallbackUrl: (hookKey) => cd.webhookCallbackUrl(hookKey),
     queue: cd.queue,
     clock: cd.clock,

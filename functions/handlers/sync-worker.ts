@@ -6,15 +6,16 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { isCalendlyError } from '../calendly/port.js';
+import type { CalendlyPort } from '../calendly/port.js';
+import type { TokenDeps } from '../flows/connection-deps.js';
 import { processSyncMessage, type SyncDeps } from '../flows/sync.js';
 import { parseMessage, syncMessageSchema } from '../flows/sync-messages.js';
-import { AuthorizationRequiredError, getAccessToken } from '../flows/tokens.js';
-import { realSleeper } from '../ports.js';
+import { getAccessToken, isAuthorizationRequired } from '../flows/tokens.js';
+import { realSleeper, type Clock, type Queue, type Sleeper } from '../ports.js';
 import { logger } from '../shared/logger.js';
 import { createConnectionStore } from '../store/connections.js';
-import { createMeetingStore } from '../store/meetings.js';
-import { createSyncStateStore } from '../store/sync-state.js';
+import { createMeetingStore, type MeetingStore } from '../store/meetings.js';
+import { createSyncStateStore, type SyncStateStore } from '../store/sync-state.js';
 import { calendly } from '../connection-wiring.js';
 import { clock, dynamo, queue, secretBox, tables } from '../wiring.js';
 
@@ -48,27 +49,50 @@ export function createSyncWorkerHandler(getDeps: () => Promise<SyncDeps> | SyncD
 
 let deps: Promise<SyncDeps> | undefined;
 
+/**
+ * The sync worker's ports over the stores. One builder for the Lambda, the tests' harness and
+ * the benchmark, so what is tested is what is deployed.
+ */
+export function syncDepsFrom(p: {
+  tokens: TokenDeps;
+  calendly: CalendlyPort;
+  meetings: MeetingStore;
+  syncState: SyncStateStore;
+  queue: Queue;
+  clock: Clock;
+  sleeper: Sleeper;
+}): SyncDeps {
+  const { connections } = p.tokens;
+  return {
+    calendly: p.calendly,
+    getAccessToken: (userId, opts) => getAccessToken(p.tokens, userId, opts),
+    getConnection: (userId) => connections.get(userId),
+    recordSyncCompleted: async (userId, atMs) => {
+      await connections.recordSyncCompleted(userId, atMs);
+    },
+    applyMeetings: (userId, updates) => p.meetings.applyMany(userId, updates),
+    isAuthorizationRequired,
+    syncState: p.syncState,
+    queue: p.queue,
+    clock: p.clock,
+    sleeper: p.sleeper,
+  };
+}
+
 export async function syncDepsFromEnv(): Promise<SyncDeps> {
   const { doc } = dynamo();
   const t = tables();
   const [box, api] = await Promise.all([secretBox(), calendly()]);
   const connections = createConnectionStore(doc, t.connections, box);
-  const meetings = createMeetingStore(doc, t.meetings, { clock });
-  const tokenDeps = { connections, calendly: api, clock, sleeper: realSleeper };
-  return {
+  return syncDepsFrom({
+    tokens: { connections, calendly: api, clock, sleeper: realSleeper },
     calendly: api,
-    getAccessToken: (userId, opts) => getAccessToken(tokenDeps, userId, opts),
-    getConnection: (userId) => connections.get(userId),
-    recordSyncCompleted: async (userId, atMs) => {
-      await connections.recordSyncCompleted(userId, atMs);
-    },
-    applyMeetings: (userId, updates) => meetings.applyMany(userId, updates),
-    isAuthorizationRequired: (e) => e instanceof AuthorizationRequiredError || (isCalendlyError(e) && e.kind === 'invalid_grant'),
+    meetings: createMeetingStore(doc, t.meetings, { clock }),
     syncState: createSyncStateStore(doc, t.syncState, clock),
     queue: queue(),
     clock,
     sleeper: realSleeper,
-  };
+  });
 }
 
 export const handler = createSyncWorkerHandler(() => (deps ??= syncDepsFromEnv()));

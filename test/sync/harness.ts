@@ -11,8 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { createSqsQueue } from '../../functions/adapters/sqs-queue.js';
 import type { CalendlyPort, TokenSet } from '../../functions/calendly/port.js';
 import type { ConnectionDeps } from '../../functions/flows/connection-deps.js';
-import { isCalendlyError } from '../../functions/calendly/port.js';
-import { AuthorizationRequiredError, getAccessToken } from '../../functions/flows/tokens.js';
+import { syncDepsFrom } from '../../functions/handlers/sync-worker.js';
 import { ensureWebhook } from '../../functions/flows/webhook-step.js';
 import type { SyncDeps } from '../../functions/flows/sync.js';
 import type { Clock, Queue, QueueName, Sleeper } from '../../functions/ports.js';
@@ -86,18 +85,7 @@ export async function startHarness(
     tuning: { pollInitialMs: 5, pollMaxMs: 20 },
   };
   const syncDeps = (overrides: Partial<SyncDeps> = {}): SyncDeps => ({
-    calendly: client,
-    getAccessToken: (userId, o) => getAccessToken(cd, userId, o),
-    getConnection: (userId) => connections.get(userId),
-    recordSyncCompleted: async (userId, atMs) => {
-      await connections.recordSyncCompleted(userId, atMs);
-    },
-    applyMeetings: (userId, updates) => meetings.applyMany(userId, updates),
-    isAuthorizationRequired: (e) => e instanceof AuthorizationRequiredError || (isCalendlyError(e) && e.kind === 'invalid_grant'),
-    syncState,
-    queue,
-    clock,
-    sleeper,
+    ...syncDepsFrom({ tokens: cd, calendly: client, meetings, syncState, queue, clock, sleeper }),
     ...overrides,
   });
   return {
