@@ -2,6 +2,21 @@
 // Talks to the same HTTP API as production clients (design.md) with a local session token,
 // plus the local-only /dev/* routes and, when the built-in Calendly sandbox is in use, its
 // controls (which play Calendly's part: bookings, cancellations, broken hooks...).
+// Type-checked as JavaScript with JSDoc (tsconfig.browser.json, `npm run typecheck`).
+// @ts-check
+
+/**
+ * The API's connection status (GET /connections/calendly).
+ * @typedef {{ status: 'connected' | 'authorization_required' | 'disconnected', email?: string, calendlyUserUri?: string,
+ *   tokenExpiresAt?: string, lastSyncAt?: string, lastError?: string | { message?: string, code?: string, at?: string } | null,
+ *   webhook?: { state?: string, uri?: string, lastCheckedAt?: string } | null }} ConnectionStatus
+ * @typedef {{ uri: string, name?: string, email?: string, status?: string, rescheduled?: boolean, noShow?: boolean }} Invitee
+ * @typedef {{ eventUri: string, name?: string, status?: string, startTime?: string, endTime?: string,
+ *   location?: { location?: string, joinUrl?: string, type?: string } | null,
+ *   cancellation?: { canceledBy?: string, reason?: string } | null, invitees?: Invitee[] }} Meeting
+ * @typedef {{ callbackUrl?: string, state?: string }} SandboxHook
+ * @typedef {{ text: string, cls: string }} Words
+ */
 
 const DEMO_USER_ID = 'demo-user';
 const TOKEN_KEY = 'calendly-connector.session';
@@ -10,27 +25,35 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const WINDOW_BACK_DAYS = 30;
 const WINDOW_AHEAD_DAYS = 90;
 
-const $ = (id) => {
+/**
+ * The element with this id, checked to be of `type` when given.
+ * @template {HTMLElement} T
+ * @param {string} id
+ * @param {{ new (): T }} [type]
+ * @returns {T}
+ */
+const $ = (id, type) => {
   const el = document.getElementById(id);
   if (!el) throw new Error(`#${id} missing from the page`);
-  return el;
+  if (type && !(el instanceof type)) throw new Error(`#${id} is not a ${type.name}`);
+  return /** @type {T} */ (el);
 };
 
 /** What the page knows; rendering reads only this. */
 const state = {
   /** @type {string | null} */ token: null,
-  /** undefined: not loaded yet; null: the user never connected (404); else the status JSON. */
+  /** @type {ConnectionStatus | null | undefined} undefined: not loaded yet; null: the user never connected (404). */
   status: undefined,
-  meetings: [],
+  /** @type {Meeting[]} */ meetings: [],
   meetingsKey: '',
-  /** null when no sandbox; else {base} (same-origin path prefix of the sandbox controls). */
+  /** @type {{ base: string } | null} null when no sandbox; else the path prefix of the sandbox controls. */
   sandbox: null,
-  lastUpdated: null,
+  /** @type {number | null} */ lastUpdated: null,
   offline: false,
-  /** Why the last status request failed (other than 404), in words. */
+  /** @type {string | null} Why the last status request failed (other than 404), in words. */
   statusError: null,
-  meetingsError: null,
-  /** The sandbox's webhook subscriptions of the connected Calendly user (null: none to show). */
+  /** @type {string | null} */ meetingsError: null,
+  /** @type {SandboxHook[] | null} The sandbox's webhook subscriptions of the connected Calendly user (null: none to show). */
   sandboxHooks: null,
 };
 
@@ -38,6 +61,12 @@ const state = {
 // HTTP
 
 class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} code
+   * @param {string} message
+   * @param {unknown} [body]
+   */
   constructor(status, code, message, body) {
     super(message);
     this.status = status;
@@ -46,6 +75,10 @@ class ApiError extends Error {
   }
 }
 
+/**
+ * @param {Response} res
+ * @returns {Promise<any>} the parsed JSON body (null when empty)
+ */
 async function readJson(res) {
   const text = await res.text();
   if (!text) return null;
@@ -56,10 +89,20 @@ async function readJson(res) {
   }
 }
 
+/**
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body] sent as JSON
+ * @param {Record<string, string>} [headers]
+ * @returns {Promise<any>} the parsed JSON answer; throws ApiError for a non-2xx status
+ */
 async function request(method, path, body, headers = {}) {
-  const init = { method, headers: { accept: 'application/json', ...headers }, cache: 'no-store' };
+  /** @type {Record<string, string>} */
+  const sent = { accept: 'application/json', ...headers };
+  /** @type {RequestInit} */
+  const init = { method, headers: sent, cache: 'no-store' };
   if (body !== undefined) {
-    init.headers['content-type'] = 'application/json';
+    sent['content-type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
   const res = await fetch(path, init);
@@ -89,6 +132,12 @@ async function signIn(force = false) {
 }
 
 /** An authenticated API call; a 401 (the runtime restarted with a new key) mints a new session once. */
+/**
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @returns {Promise<any>}
+ */
 async function api(method, path, body) {
   if (!state.token) await signIn();
   try {
@@ -124,7 +173,7 @@ async function detectSandbox() {
       const st = await request('GET', `${base}/state`);
       if (st && typeof st === 'object') {
         state.sandbox = { base };
-        $('sandbox-consent').checked = st.autoApprove === false;
+        $('sandbox-consent', HTMLInputElement).checked = st.autoApprove === false;
         return;
       }
     } catch {
@@ -133,6 +182,12 @@ async function detectSandbox() {
   }
 }
 
+/**
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @returns {Promise<any>}
+ */
 function sandboxCall(method, path, body) {
   if (!state.sandbox) throw new Error('The Calendly sandbox is not in use.');
   return request(method, `${state.sandbox.base}${path}`, body);
@@ -140,19 +195,28 @@ function sandboxCall(method, path, body) {
 
 // The sandbox's JSON controls (sandbox/index.ts, under /__sandbox on the sandbox's own origin).
 const sandbox = {
+  /** @param {{ userUri: string, name: string, invitees: { email: string, name?: string }[], startTime: string, durationMin: number }} input */
   book: (input) => sandboxCall('POST', '/book', input),
+  /** @type {(eventUri: string, reason: string) => Promise<any>} */
   cancel: (eventUri, reason) => sandboxCall('POST', '/cancel', { uri: eventUri, reason }),
+  /** @type {(inviteeUri: string, newStartTime: string) => Promise<any>} */
   reschedule: (inviteeUri, newStartTime) => sandboxCall('POST', '/reschedule', { inviteeUri, newStartTime }),
+  /** @type {(inviteeUri: string) => Promise<any>} */
   markNoShow: (inviteeUri) => sandboxCall('POST', '/no-show', { inviteeUri }),
+  /** @type {(inviteeUri: string) => Promise<any>} */
   unmarkNoShow: (inviteeUri) => sandboxCall('POST', '/no-show/delete', { inviteeUri }),
+  /** @type {(userUri: string) => Promise<any>} */
   expireTokens: (userUri) => sandboxCall('POST', '/tokens/expire', { userUri }),
+  /** @type {(userUri: string) => Promise<any>} */
   revokeTokens: (userUri) => sandboxCall('POST', '/tokens/revoke', { userUri }),
+  /** @type {(uri: string) => Promise<any>} */
   disableWebhook: (uri) => sandboxCall('POST', '/webhooks/disable', { uri }),
 };
 
 // ---------------------------------------------------------------------------------------
 // Words
 
+/** @type {Record<string, { badge: string, text: string } | undefined>} */
 const STATUS_WORDS = {
   connected: { badge: 'Connected', text: 'Connected. Your meetings stay up to date.' },
   authorization_required: {
@@ -163,6 +227,7 @@ const STATUS_WORDS = {
   none: { badge: 'Not connected', text: 'Not connected yet.' },
 };
 
+/** @type {Record<string, string | undefined>} */
 const OAUTH_REASONS = {
   access_denied: 'You chose not to give access on Calendly’s consent page.',
   invalid_state: 'The sign-in link was not recognised. Please start again with Connect.',
@@ -174,8 +239,9 @@ const OAUTH_REASONS = {
   temporarily_unavailable: 'Calendly is temporarily unavailable. Please try again in a moment.',
 };
 
+/** @param {string | null} reason */
 function oauthReasonWords(reason) {
-  return OAUTH_REASONS[reason] ?? `Calendly could not be connected (reason: ${reason || 'unknown'}).`;
+  return (reason ? OAUTH_REASONS[reason] : undefined) ?? `Calendly could not be connected (reason: ${reason || 'unknown'}).`;
 }
 
 const dateFmt = new Intl.DateTimeFormat(undefined, {
@@ -184,12 +250,17 @@ const dateFmt = new Intl.DateTimeFormat(undefined, {
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' });
 
+/**
+ * @param {string | null | undefined} iso
+ * @returns {number | null}
+ */
 function parseTime(iso) {
   if (!iso) return null;
   const t = Date.parse(iso);
   return Number.isNaN(t) ? null : t;
 }
 
+/** @param {number} ms */
 function relative(ms) {
   const diff = ms - Date.now();
   const abs = Math.abs(diff);
@@ -205,12 +276,14 @@ function relative(ms) {
   return diff >= 0 ? `in ${words}` : `${words} ago`;
 }
 
+/** @param {string | undefined} iso */
 function when(iso, never = 'Never') {
   const t = parseTime(iso);
   if (t === null) return never;
   return `${dateFmt.format(t)} (${relative(t)})`;
 }
 
+/** @param {string | undefined} iso */
 function tokenWords(iso) {
   const t = parseTime(iso);
   if (t === null) return 'None';
@@ -219,6 +292,11 @@ function tokenWords(iso) {
     : `Expired ${relative(t)}; renewed automatically on next use`;
 }
 
+/**
+ * @param {ConnectionStatus['webhook']} webhook
+ * @param {boolean} needsAuth
+ * @returns {Words}
+ */
 function webhookWords(webhook, needsAuth) {
   const s = webhook?.state ?? null;
   const repair = needsAuth ? 'repaired once you authorize again' : 'the health check repairs it';
@@ -229,6 +307,7 @@ function webhookWords(webhook, needsAuth) {
   return { text: String(s), cls: '' };
 }
 
+/** @param {ConnectionStatus['lastError']} lastError */
 function errorWords(lastError) {
   if (!lastError) return 'None';
   if (typeof lastError === 'string') return lastError;
@@ -237,6 +316,7 @@ function errorWords(lastError) {
   return at === null ? msg : `${msg} (${relative(at)})`;
 }
 
+/** @param {{ durationMs?: unknown, processed?: unknown, failed?: unknown } | null | undefined} summary */
 function summaryWords(summary) {
   if (!summary || typeof summary !== 'object') return '';
   const parts = [];
@@ -247,6 +327,10 @@ function summaryWords(summary) {
 }
 
 /** What the sandbox says about our webhook subscriptions: Calendly's side of the story. */
+/**
+ * @param {SandboxHook[] | null} hooks
+ * @returns {Words}
+ */
 function calendlySideWords(hooks) {
   if (!Array.isArray(hooks)) return { text: '—', cls: '' };
   const ours = hooks.filter((h) => String(h.callbackUrl ?? '').startsWith(window.location.origin));
@@ -254,7 +338,7 @@ function calendlySideWords(hooks) {
   const active = ours.filter((h) => h.state === 'active').length;
   const other = ours.length - active;
   if (ours.length === 1) {
-    return active ? { text: 'our webhook subscription is active.', cls: 'good' } : { text: `our webhook subscription is ${ours[0].state}: Calendly sends us nothing.`, cls: 'bad' };
+    return active ? { text: 'our webhook subscription is active.', cls: 'good' } : { text: `our webhook subscription is ${ours[0]?.state}: Calendly sends us nothing.`, cls: 'bad' };
   }
   return { text: `${ours.length} webhook subscriptions point at us: ${active} active, ${other} not.`, cls: active === 1 ? 'good' : 'bad' };
 }
@@ -262,6 +346,11 @@ function calendlySideWords(hooks) {
 // ---------------------------------------------------------------------------------------
 // Rendering
 
+/**
+ * @param {'success' | 'error' | 'info'} kind
+ * @param {string} text
+ * @param {{ href: string, text: string }} [link]
+ */
 function flash(kind, text, link) {
   const p = document.createElement('p');
   p.id = 'flash';
@@ -276,6 +365,10 @@ function flash(kind, text, link) {
   $('flash-region').replaceChildren(p);
 }
 
+/**
+ * @param {string} id
+ * @param {string} text
+ */
 function setText(id, text, cls = '') {
   const el = $(id);
   if (el.textContent !== text) el.textContent = text;
@@ -284,8 +377,9 @@ function setText(id, text, cls = '') {
 
 function renderStatus() {
   const s = state.status;
+  /** @type {string | undefined} (a status the page does not know yet is shown as it is) */
   const kind = s === undefined ? 'unknown' : s === null ? 'none' : s.status;
-  let words = STATUS_WORDS[kind] ?? { badge: kind ?? 'Loading…', text: 'Loading…' };
+  let words = STATUS_WORDS[kind ?? ''] ?? { badge: kind ?? 'Loading…', text: 'Loading…' };
   if (s === undefined && state.statusError) {
     words = { badge: 'Unknown', text: `The status could not be loaded: ${state.statusError}` };
   }
@@ -316,18 +410,25 @@ function renderStatus() {
 function renderSandbox() {
   const on = Boolean(state.sandbox);
   $('sandbox-card').hidden = !on;
-  for (const el of document.querySelectorAll('.col-actions')) el.hidden = !on;
+  for (const el of document.querySelectorAll('.col-actions')) if (el instanceof HTMLElement) el.hidden = !on;
   if (on) {
     const side = state.sandboxHooks === null ? { text: 'not connected, so no webhook to show.', cls: '' } : calendlySideWords(state.sandboxHooks);
     setText('sandbox-hook', side.text, side.cls);
   }
 }
 
+/** @param {Meeting} m */
 function meetingLabel(m) {
   const t = parseTime(m.startTime);
   return `${m.name ?? 'meeting'}${t === null ? '' : ` on ${dateFmt.format(t)}`}`;
 }
 
+/**
+ * @param {string} text
+ * @param {string} label
+ * @param {string} focusKey
+ * @param {(button: HTMLButtonElement) => void} onClick
+ */
 function rowButton(text, label, focusKey, onClick) {
   const b = document.createElement('button');
   b.type = 'button';
@@ -339,6 +440,10 @@ function rowButton(text, label, focusKey, onClick) {
   return b;
 }
 
+/**
+ * @param {string} cls
+ * @param {...(Node | string)} children
+ */
 function cell(cls, ...children) {
   const td = document.createElement('td');
   if (cls) td.className = cls;
@@ -346,6 +451,10 @@ function cell(cls, ...children) {
   return td;
 }
 
+/**
+ * @param {string} cls
+ * @param {string} text
+ */
 function span(cls, text) {
   const s = document.createElement('span');
   s.className = cls;
@@ -353,6 +462,7 @@ function span(cls, text) {
   return s;
 }
 
+/** @param {Meeting} m */
 function meetingRow(m) {
   const tr = document.createElement('tr');
   if (m.status === 'canceled') tr.className = 'is-canceled';
@@ -415,7 +525,8 @@ function renderMeetings() {
   const key = JSON.stringify([state.meetings, Boolean(state.sandbox)]);
   if (key !== state.meetingsKey) {
     state.meetingsKey = key;
-    const focusKey = document.activeElement?.dataset?.focusKey;
+    const focused = document.activeElement;
+    const focusKey = focused instanceof HTMLElement ? focused.dataset.focusKey : undefined;
     const body = $('meetings-body');
     body.replaceChildren(...state.meetings.map(meetingRow));
     if (focusKey) {
@@ -457,6 +568,7 @@ async function loadStatus() {
   }
 }
 
+/** The page's window of meetings, around now. */
 function meetingsWindow() {
   const now = Date.now();
   return { from: new Date(now - WINDOW_BACK_DAYS * DAY_MS).toISOString(), to: new Date(now + WINDOW_AHEAD_DAYS * DAY_MS).toISOString() };
@@ -464,7 +576,9 @@ function meetingsWindow() {
 
 async function loadMeetings() {
   const { from, to } = meetingsWindow();
+  /** @type {Meeting[]} */
   const all = [];
+  /** @type {string | undefined} */
   let nextToken;
   for (let page = 0; page < 20; page += 1) {
     const q = new URLSearchParams({ from, to });
@@ -486,6 +600,7 @@ async function loadSandboxHooks() {
   state.sandboxHooks = await sandboxCall('GET', `/webhooks?${new URLSearchParams({ user: userUri })}`);
 }
 
+/** @type {Promise<void> | null} */
 let refreshing = null;
 /** One refresh at a time; callers that arrive meanwhile share it. */
 function refresh() {
@@ -505,7 +620,8 @@ function refresh() {
   return refreshing;
 }
 
-let pollTimer = null;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let pollTimer;
 function schedulePoll() {
   clearTimeout(pollTimer);
   pollTimer = setTimeout(async () => {
@@ -518,6 +634,11 @@ function schedulePoll() {
 // Actions
 
 /** Runs an action with its button marked busy; failures become a message in words. */
+/**
+ * @param {HTMLButtonElement} button
+ * @param {string} busyText
+ * @param {() => Promise<void>} fn
+ */
 async function busy(button, busyText, fn) {
   const original = button.textContent;
   button.disabled = true;
@@ -535,13 +656,18 @@ async function busy(button, busyText, fn) {
   }
 }
 
+/**
+ * @param {string} url
+ * @param {string} text
+ */
 function offerAuthorize(url, text) {
-  const link = $('authorize-link');
+  const link = $('authorize-link', HTMLAnchorElement);
   link.href = url;
   link.textContent = text;
   $('authorize-offer').hidden = false;
 }
 
+/** @param {HTMLButtonElement} button */
 async function doConnect(button) {
   await busy(button, 'Opening Calendly…', async () => {
     const { authorizeUrl } = await api('POST', '/connections/calendly/connect');
@@ -549,6 +675,7 @@ async function doConnect(button) {
   });
 }
 
+/** @param {HTMLButtonElement} button */
 async function doReconnect(button) {
   await busy(button, 'Reconnecting…', async () => {
     const res = await api('POST', '/connections/calendly/reconnect');
@@ -565,8 +692,9 @@ async function doReconnect(button) {
   });
 }
 
+/** @param {HTMLButtonElement} button */
 function doDisconnect(button) {
-  const dialog = $('confirm-disconnect');
+  const dialog = $('confirm-disconnect', HTMLDialogElement);
   dialog.returnValue = '';
   dialog.addEventListener('close', async () => {
     if (dialog.returnValue !== 'confirm') {
@@ -585,7 +713,7 @@ function doDisconnect(button) {
 }
 
 function bookInputFromForm() {
-  const form = $('book-form');
+  const form = $('book-form', HTMLFormElement);
   const fd = new FormData(form);
   const start = Date.parse(String(fd.get('start')));
   const duration = Number(fd.get('duration'));
@@ -599,6 +727,7 @@ function bookInputFromForm() {
   return { name: title, invitees: [{ email, name: name || undefined }], startTime: new Date(start).toISOString(), durationMin: duration };
 }
 
+/** @param {{ deliveries?: { ok?: boolean, status?: number }[] } | null | undefined} res */
 function deliveryWords(res) {
   const ds = Array.isArray(res?.deliveries) ? res.deliveries : [];
   if (ds.length === 0) return ' No webhook delivery was sent (no active webhook).';
@@ -616,17 +745,23 @@ function requireConnectedUserUri() {
   return uri;
 }
 
+/** @param {SubmitEvent} event */
 async function doBook(event) {
   event.preventDefault();
-  const button = $('btn-book');
+  const button = $('btn-book', HTMLButtonElement);
   await busy(button, 'Booking…', async () => {
     const input = { userUri: requireConnectedUserUri(), ...bookInputFromForm() };
     const res = await sandbox.book(input);
-    flash('success', `Booked “${input.name}” with ${input.invitees[0].name ?? input.invitees[0].email}.${deliveryWords(res)}`);
+    const [invitee] = input.invitees;
+    flash('success', `Booked “${input.name}” with ${invitee?.name ?? invitee?.email}.${deliveryWords(res)}`);
     await refresh();
   });
 }
 
+/**
+ * @param {HTMLButtonElement} button
+ * @param {Meeting} m
+ */
 async function doCancel(button, m) {
   await busy(button, 'Canceling…', async () => {
     const res = await sandbox.cancel(m.eventUri, 'Canceled from the sandbox controls');
@@ -635,6 +770,11 @@ async function doCancel(button, m) {
   });
 }
 
+/**
+ * @param {HTMLButtonElement} button
+ * @param {Meeting} m
+ * @param {Invitee} invitee
+ */
 async function doReschedule(button, m, invitee) {
   await busy(button, 'Rescheduling…', async () => {
     const start = parseTime(m.startTime) ?? Date.now();
@@ -644,6 +784,11 @@ async function doReschedule(button, m, invitee) {
   });
 }
 
+/**
+ * @param {HTMLButtonElement} button
+ * @param {Invitee} invitee
+ * @param {boolean} on
+ */
 async function doNoShow(button, invitee, on) {
   await busy(button, on ? 'Marking…' : 'Undoing…', async () => {
     const res = on ? await sandbox.markNoShow(invitee.uri) : await sandbox.unmarkNoShow(invitee.uri);
@@ -652,6 +797,7 @@ async function doNoShow(button, invitee, on) {
   });
 }
 
+/** @param {HTMLButtonElement} button */
 async function doExpire(button) {
   await busy(button, 'Expiring…', async () => {
     await sandbox.expireTokens(requireConnectedUserUri());
@@ -660,6 +806,7 @@ async function doExpire(button) {
   });
 }
 
+/** @param {HTMLButtonElement} button */
 async function doRevoke(button) {
   await busy(button, 'Revoking…', async () => {
     await sandbox.revokeTokens(requireConnectedUserUri());
@@ -668,6 +815,7 @@ async function doRevoke(button) {
   });
 }
 
+/** @param {HTMLButtonElement} button */
 async function doDisableHook(button) {
   await busy(button, 'Disabling…', async () => {
     requireConnectedUserUri();
@@ -679,6 +827,7 @@ async function doDisableHook(button) {
   });
 }
 
+/** @param {HTMLInputElement} input */
 async function doConsentToggle(input) {
   const show = input.checked;
   input.disabled = true;
@@ -696,6 +845,7 @@ async function doConsentToggle(input) {
   }
 }
 
+/** @param {HTMLButtonElement} button */
 async function doHealthCheck(button) {
   await busy(button, 'Checking…', async () => {
     const summary = await request('POST', '/dev/health-check');
@@ -713,7 +863,7 @@ function defaultStart() {
   // Tomorrow at 10:00 local time: a plausible meeting, inside the page's window.
   const d = new Date(Date.now() + DAY_MS);
   d.setHours(10, 0, 0, 0);
-  const pad = (n) => String(n).padStart(2, '0');
+  const pad = (/** @type {number} */ n) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
@@ -731,7 +881,8 @@ function showOAuthResult() {
 function showWho() {
   let sub = DEMO_USER_ID;
   try {
-    const payload = JSON.parse(atob(state.token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    const part = state.token?.split('.')[1] ?? '';
+    const payload = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/')));
     if (typeof payload.sub === 'string') sub = payload.sub;
   } catch {
     // Not a JWT we can read: the id we asked for is the best we know.
@@ -741,16 +892,25 @@ function showWho() {
 }
 
 async function main() {
-  $('btn-connect').addEventListener('click', (e) => doConnect(e.currentTarget));
-  $('btn-reconnect').addEventListener('click', (e) => doReconnect(e.currentTarget));
-  $('btn-disconnect').addEventListener('click', (e) => doDisconnect(e.currentTarget));
-  $('book-form').addEventListener('submit', doBook);
-  $('btn-expire').addEventListener('click', (e) => doExpire(e.currentTarget));
-  $('btn-revoke').addEventListener('click', (e) => doRevoke(e.currentTarget));
-  $('btn-disable-hook').addEventListener('click', (e) => doDisableHook(e.currentTarget));
-  $('btn-health').addEventListener('click', (e) => doHealthCheck(e.currentTarget));
-  $('sandbox-consent').addEventListener('change', (e) => doConsentToggle(e.currentTarget));
-  $('book-start').value = defaultStart();
+  /**
+   * @param {string} id
+   * @param {(button: HTMLButtonElement) => unknown} action
+   */
+  const onClick = (id, action) => {
+    const button = $(id, HTMLButtonElement);
+    button.addEventListener('click', () => action(button));
+  };
+  onClick('btn-connect', doConnect);
+  onClick('btn-reconnect', doReconnect);
+  onClick('btn-disconnect', doDisconnect);
+  $('book-form', HTMLFormElement).addEventListener('submit', doBook);
+  onClick('btn-expire', doExpire);
+  onClick('btn-revoke', doRevoke);
+  onClick('btn-disable-hook', doDisableHook);
+  onClick('btn-health', doHealthCheck);
+  const consent = $('sandbox-consent', HTMLInputElement);
+  consent.addEventListener('change', () => doConsentToggle(consent));
+  $('book-start', HTMLInputElement).value = defaultStart();
   const days = `${WINDOW_BACK_DAYS} days back to ${WINDOW_AHEAD_DAYS} days ahead`;
   $('meetings-window').textContent = `Meetings from ${days}, earliest first. Updates arrive by webhook.`;
 

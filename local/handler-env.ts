@@ -1,0 +1,47 @@
+/**
+ * The environment the handlers read (functions/wiring.ts memoises it on first use), as the
+ * stack gives it to the Lambdas, pointing at the local services.
+ */
+import type { CalendlyApp, CalendlyTarget } from './calendly.js';
+import type { LocalConfig } from './config.js';
+import type { LocalKeys } from './keys.js';
+import type { LocalQueues } from './queues.js';
+import type { LocalStore } from './store.js';
+
+export interface HandlerEnvInput {
+  config: LocalConfig;
+  keys: LocalKeys;
+  store: Pick<LocalStore, 'tableEnv' | 'endpoint'>;
+  queues: Pick<LocalQueues, 'endpoint' | 'queues'>;
+  publicBaseUrl: string;
+  calendly: CalendlyTarget;
+  app: CalendlyApp;
+}
+
+export function handlerEnvironment({ config, keys, store, queues, publicBaseUrl, calendly, app }: HandlerEnvInput): Record<string, string> {
+  return {
+    ...store.tableEnv,
+    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+    DYNAMODB_ENDPOINT: store.endpoint,
+    SQS_ENDPOINT: queues.endpoint,
+    SYNC_QUEUE_URL: queues.queues.sync.url,
+    HEALTH_QUEUE_URL: queues.queues.health.url,
+    PUBLIC_BASE_URL: publicBaseUrl,
+    APP_REDIRECT_URL: config.appRedirectUrl ?? `${publicBaseUrl}/`,
+    CALENDLY_AUTH_URL: calendly.authUrl,
+    CALENDLY_API_URL: calendly.apiUrl,
+    CALENDLY_CLIENT_ID: app.clientId,
+    CALENDLY_CLIENT_SECRET: app.clientSecret,
+    CALENDLY_WEBHOOK_SIGNING_KEY: app.webhookSigningKey,
+    TOKEN_ENCRYPTION_KEY: config.tokenEncryptionKey ?? keys.tokenEncryptionKey,
+    WEBHOOK_TOLERANCE_SECONDS: String(config.webhookToleranceSeconds),
+    LOG_LEVEL: config.logLevel,
+  };
+}
+
+/** Hands the environment to the handlers; call before any of them is imported. */
+export function applyHandlerEnvironment(env: Record<string, string>): void {
+  Object.assign(process.env, env);
+  // Locally the secrets come from the environment, never from Secrets Manager.
+  delete process.env.APP_SECRET_ARN;
+}
