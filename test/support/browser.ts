@@ -1,6 +1,7 @@
 /**
  * A real browser for tests: playwright-core driving Debian's Chromium (`apt-get install
- * chromium`; .ci/run installs it when missing). No browser download, no network.
+ * chromium`; the e2e project's globalSetup, chromium-setup.ts, installs it when missing and it
+ * can). No browser download, no network.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ export const ARTIFACTS_DIR = fileURLToPath(new URL('../artifacts/', import.meta.
 export async function launchBrowser(): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     // Fail loudly rather than skip: the browser test is part of the suite.
-    throw new Error(`Chromium not found at ${CHROMIUM_PATH}; install it with "apt-get install -y chromium" (.ci/run does this)`);
+    throw new Error(`Chromium not found at ${CHROMIUM_PATH}; install it with "apt-get install -y chromium"`);
   }
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
