@@ -182,8 +182,9 @@ export function buildHttpEvent({ req, body, match, requestId, authorizer, now = 
 /**
  * Writes a function's answer as API Gateway does for format 2.0: a structured result
  * (`statusCode` present) is used as is; anything else is taken as a JSON body with 200.
+ * `ignoreHeader`: headers the gateway owns (the CORS headers, when CORS is configured).
  */
-export function writeLambdaResult(res: ServerResponse, result: unknown, requestId: string): void {
+export function writeLambdaResult(res: ServerResponse, result: unknown, requestId: string, ignoreHeader: (name: string) => boolean = () => false): void {
   res.setHeader('apigw-requestid', requestId);
   if (result !== null && typeof result === 'object' && 'statusCode' in result) {
     const r = result as {
@@ -196,8 +197,8 @@ export function writeLambdaResult(res: ServerResponse, result: unknown, requestI
     };
     const status = Number(r.statusCode);
     if (!Number.isInteger(status) || status < 100 || status > 599) return writeInternalError(res);
-    for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, String(v));
-    for (const [k, vs] of Object.entries(r.multiValueHeaders ?? {})) res.setHeader(k, vs.map(String));
+    for (const [k, v] of Object.entries(r.headers ?? {})) if (!ignoreHeader(k)) res.setHeader(k, String(v));
+    for (const [k, vs] of Object.entries(r.multiValueHeaders ?? {})) if (!ignoreHeader(k)) res.setHeader(k, vs.map(String));
     if (r.cookies?.length) res.setHeader('set-cookie', r.cookies);
     const body = r.body === undefined || r.body === null ? Buffer.alloc(0) : Buffer.from(String(r.body), r.isBase64Encoded ? 'base64' : 'utf8');
     res.statusCode = status;

@@ -26,6 +26,8 @@ export interface LocalConfig {
   /** Unset = generated once and kept in DATA_DIR (random per run for ':memory:'). */
   tokenEncryptionKey?: string;
   logLevel: LogLevel;
+  /** Browser origins allowed to call the API (CORS); empty = no CORS headers at all. */
+  allowedOrigins: string[];
 }
 
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
@@ -66,6 +68,30 @@ const intIn = (min: number, max: number) =>
     .transform((v) => Number(v.trim()))
     .refine((n) => n >= min && n <= max, `must be a whole number from ${min} to ${max}`);
 
+/**
+ * `https://app.example.com,http://localhost:5173`: each entry exactly an origin, as a browser
+ * sends it in `Origin` (scheme, host, optional port; no path, no wildcard), lower-cased.
+ */
+const originList = z.string().transform((v, ctx) => {
+  const origins: string[] = [];
+  for (const entry of v.split(',').map((e) => e.trim())) {
+    let origin: string | undefined;
+    try {
+      const u = new URL(entry);
+      const bare = u.pathname === '/' && !u.search && !u.hash && !u.username && !u.password && !entry.endsWith('/');
+      if ((u.protocol === 'http:' || u.protocol === 'https:') && bare) origin = u.origin;
+    } catch {
+      // not a URL: reported below
+    }
+    if (!origin) {
+      ctx.addIssue({ code: 'custom', message: `must be comma-separated origins like https://app.example.com (scheme://host[:port], no path or wildcard); ${JSON.stringify(truncate(entry))} is not one` });
+      return z.NEVER;
+    }
+    if (!origins.includes(origin)) origins.push(origin);
+  }
+  return origins;
+});
+
 const fields = {
   PORT: z.preprocess(unsetIfEmpty, intIn(0, 65535).optional()),
   PUBLIC_BASE_URL: z.preprocess(unsetIfEmpty, httpUrl.optional()),
@@ -99,6 +125,7 @@ const fields = {
       }, 'must be 32 bytes, base64-encoded')
       .optional(),
   ),
+  ALLOWED_ORIGINS: z.preprocess(unsetIfEmpty, originList.optional()),
   LOG_LEVEL: z.preprocess(
     (v) => (typeof unsetIfEmpty(v) === 'string' ? String(v).trim().toUpperCase() : undefined),
     z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).optional(),
@@ -153,6 +180,7 @@ export function loadConfig(env: Record<string, string | undefined>): LocalConfig
     webhookToleranceSeconds: f.WEBHOOK_TOLERANCE_SECONDS ?? 180,
     tokenEncryptionKey: f.TOKEN_ENCRYPTION_KEY,
     logLevel: f.LOG_LEVEL ?? 'INFO',
+    allowedOrigins: f.ALLOWED_ORIGINS ?? [],
   };
 }
 

@@ -19,6 +19,7 @@ import { LocalAuth } from './auth.js';
 import { restoreBacklog, saveBacklog } from './backlog.js';
 import { saveSandboxState, startCalendly, type CalendlyTarget } from './calendly.js';
 import { loadConfig, type LocalConfig } from './config.js';
+import { createCors } from './cors.js';
 import { applyHandlerEnvironment, handlerEnvironment } from './handler-env.js';
 import { createHandlerRegistry, HANDLER_NAMES, type AnyHandler, type AnyHandlerName } from './handlers.js';
 import { runHealthCheck, type HealthCheckSummary } from './health-check.js';
@@ -135,6 +136,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       { requestTimeout: 0 },
       createFrontDoor({
         auth,
+        cors: createCors(config.allowedOrigins),
         handlers,
         ready,
         track,

@@ -20,6 +20,7 @@ import {
   writeLambdaResult,
 } from './apigw.js';
 import type { LocalAuth } from './auth.js';
+import { isCorsHeader, type Cors } from './cors.js';
 import type { HandlerRegistry } from './handlers.js';
 import { functionTimeoutMs, lambdaContext } from './lambda-context.js';
 
@@ -32,6 +33,8 @@ export interface DevApi {
 
 export interface FrontDoorDeps {
   auth: LocalAuth;
+  /** The API's CORS configuration (ALLOWED_ORIGINS). */
+  cors: Cors;
   handlers: HandlerRegistry;
   dev: DevApi;
   /** The embedded sandbox's base URL when it is in use. */
@@ -95,6 +98,8 @@ const CONTENT_TYPES: Record<string, string> = {
 export function createFrontDoor(deps: FrontDoorDeps) {
   async function handleApi(req: IncomingMessage, res: ServerResponse, match: NonNullable<ReturnType<typeof matchRoute>>): Promise<void> {
     const requestId = newRequestId();
+    // Every answer of the API, the gateway's own included, carries them for a listed origin.
+    for (const [k, v] of Object.entries(deps.cors.responseHeaders(req))) res.setHeader(k, v);
     let body: Buffer;
     try {
       body = await readBody(req, MAX_REQUEST_BYTES);
@@ -144,7 +149,7 @@ export function createFrontDoor(deps: FrontDoorDeps) {
       res.setHeader('apigw-requestid', requestId);
       return writeInternalError(res);
     }
-    writeLambdaResult(res, result, requestId);
+    writeLambdaResult(res, result, requestId, deps.cors.enabled ? isCorsHeader : undefined);
   }
 
   async function handleDev(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
@@ -254,6 +259,14 @@ export function createFrontDoor(deps: FrontDoorDeps) {
     const url = req.url ?? '/';
     const path = url.split('?')[0] ?? '/';
     const method = (req.method ?? 'GET').toUpperCase();
+    if (deps.cors.isPreflight(req)) {
+      // The gateway answers preflights itself, for any path: no route, no authorizer, no function.
+      req.resume();
+      res.statusCode = 204;
+      for (const [k, v] of Object.entries({ 'apigw-requestid': newRequestId(), ...deps.cors.preflightHeaders(req) })) res.setHeader(k, v);
+      res.end();
+      return;
+    }
     const match = matchRoute(ROUTES, method, path);
     if (match) return handleApi(req, res, match);
     if (path.startsWith('/dev/') && (await handleDev(req, res, path))) return;
@@ -261,7 +274,7 @@ export function createFrontDoor(deps: FrontDoorDeps) {
     if (await serveStatic(req, res, path)) return;
     // Drain whatever body came with it, then answer as API Gateway does for no route.
     req.resume();
-    writeGatewayMessage(res, 404, 'Not Found');
+    writeGatewayMessage(res, 404, 'Not Found', deps.cors.responseHeaders(req));
   }
 
   return (req: IncomingMessage, res: ServerResponse): void => {

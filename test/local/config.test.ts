@@ -20,6 +20,7 @@ const CONFIG_VARS = [
   'WEBHOOK_TOLERANCE_SECONDS',
   'TOKEN_ENCRYPTION_KEY',
   'LOG_LEVEL',
+  'ALLOWED_ORIGINS',
 ];
 
 const errorOf = (env: Record<string, string>) => {
@@ -44,6 +45,7 @@ describe('loadConfig', () => {
       webhookToleranceSeconds: 180,
       tokenEncryptionKey: undefined,
       logLevel: 'INFO',
+      allowedOrigins: [],
     });
   });
 
@@ -70,6 +72,7 @@ describe('loadConfig', () => {
       WEBHOOK_TOLERANCE_SECONDS: '300',
       TOKEN_ENCRYPTION_KEY: key,
       LOG_LEVEL: 'debug',
+      ALLOWED_ORIGINS: ' https://App.Example.com , http://localhost:5173,https://app.example.com',
     });
     expect(c).toMatchObject({
       port: 8080,
@@ -80,6 +83,7 @@ describe('loadConfig', () => {
       webhookToleranceSeconds: 300,
       tokenEncryptionKey: key,
       logLevel: 'DEBUG',
+      allowedOrigins: ['https://app.example.com', 'http://localhost:5173'],
     });
   });
 
@@ -98,6 +102,12 @@ describe('loadConfig', () => {
     [{ WEBHOOK_TOLERANCE_SECONDS: '0' }, 'WEBHOOK_TOLERANCE_SECONDS'],
     [{ TOKEN_ENCRYPTION_KEY: 'too-short' }, 'TOKEN_ENCRYPTION_KEY'],
     [{ LOG_LEVEL: 'LOUD' }, 'LOG_LEVEL'],
+    [{ ALLOWED_ORIGINS: 'app.example.com' }, 'ALLOWED_ORIGINS'],
+    [{ ALLOWED_ORIGINS: 'https://app.example.com/settings' }, 'ALLOWED_ORIGINS'],
+    [{ ALLOWED_ORIGINS: 'https://app.example.com/' }, 'ALLOWED_ORIGINS'],
+    [{ ALLOWED_ORIGINS: '*' }, 'ALLOWED_ORIGINS'],
+    [{ ALLOWED_ORIGINS: 'https://a.example,,https://b.example' }, 'ALLOWED_ORIGINS'],
+    [{ ALLOWED_ORIGINS: 'ftp://files.example' }, 'ALLOWED_ORIGINS'],
   ])('names the variable: %j', (env, variable) => {
     const err = errorOf(env);
     expect(err.variable).toBe(variable);
@@ -142,6 +152,12 @@ describe('npm start with a bad configuration', () => {
     const r = await runMain({ PUBLIC_BASE_URL: 'localhost:3000', DATA_DIR: ':memory:' });
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^invalid configuration: PUBLIC_BASE_URL must be an absolute http\(s\) URL/)]);
+  });
+
+  it('exits 2 with one line naming ALLOWED_ORIGINS and the entry that is not an origin', async () => {
+    const r = await runMain({ ALLOWED_ORIGINS: 'https://app.example.com,https://app.example.com/settings', DATA_DIR: ':memory:' });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^invalid configuration: ALLOWED_ORIGINS must be comma-separated origins .*"https:\/\/app\.example\.com\/settings" is not one/)]);
   });
 
   it('exits 2 naming the missing secret without printing the given one', async () => {

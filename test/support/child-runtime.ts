@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 
 /** The runtime's own variables: stripped from the parent's environment so a test sets its own. */
-const CONFIG_VARS = /^(PORT|PUBLIC_BASE_URL|APP_REDIRECT_URL|CALENDLY_.*|DATA_DIR|HEALTH_CHECK_INTERVAL_SECONDS|WEBHOOK_TOLERANCE_SECONDS|TOKEN_ENCRYPTION_KEY|LOG_LEVEL)$/;
+const CONFIG_VARS = /^(PORT|PUBLIC_BASE_URL|APP_REDIRECT_URL|CALENDLY_.*|DATA_DIR|HEALTH_CHECK_INTERVAL_SECONDS|WEBHOOK_TOLERANCE_SECONDS|TOKEN_ENCRYPTION_KEY|LOG_LEVEL|ALLOWED_ORIGINS)$/;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
