@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { CHROMIUM_PATH } from './browser.js';
 
-/** A failure vitest shows as its one line, without a stack that points here. */
+/** A failure that is its one line, without a stack that points here. */
 function oneLine(message: string): Error {
   const err = new Error(message);
   err.stack = message;
@@ -51,5 +51,12 @@ export function ensureChromium(path: string = CHROMIUM_PATH, env: ChromiumEnv = 
 }
 
 export default function setup(): void {
-  ensureChromium();
+  try {
+    ensureChromium();
+  } catch (err) {
+    // Stop the run with just that line: vitest would wrap a thrown error in a page of its own
+    // output (every project's globs, "no test files found") that buries the instruction.
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
 }
