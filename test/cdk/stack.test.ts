@@ -13,7 +13,10 @@ import { parseEncryptionKey } from '../../functions/shared/crypto.js';
 import { ALL_TABLES, TABLES, type TableDef, type TableKey } from '../../functions/store/tables.js';
 import { ALL_LAMBDAS, type LambdaName } from '../../lib/bundling.js';
 import { ACCESS } from '../../lib/permissions.js';
-import { CUSTOM_METRICS, CalendlyConnectorStack, FUNCTION_SETTINGS, METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/stack.js';
+import { ALARM_RULES } from '../../lib/constructs/monitoring.js';
+import { CUSTOM_METRICS, FUNCTION_DIMENSION, METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/metrics.js';
+import { CalendlyConnectorStack, FUNCTION_SETTINGS, THROTTLES } from '../../lib/stack.js';
+import { BACKGROUND_HANDLERS } from '../../functions/routes.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -48,12 +51,38 @@ beforeAll(() => {
   resources = template.toJSON().Resources as Record<string, Json>;
 }, 120_000);
 
-/** A second synth with the optional context set (scopes, CORS), made once when first needed. */
+/** A second synth with the optional context set (scopes), made once when first needed. */
 let variant: Record<string, Json> | undefined;
 function variantResources(): Record<string, Json> {
-  variant ??= Template.fromStack(synth({ jwtScopes: 'calendly:connect, calendly:read', corsAllowOrigins: 'https://app.example.com' }).stack).toJSON()
-    .Resources as Record<string, Json>;
+  variant ??= Template.fromStack(synth({ jwtScopes: 'calendly:connect, calendly:read' }).stack).toJSON().Resources as Record<string, Json>;
   return variant;
+}
+
+/**
+ * What CloudFormation makes of the template's conditions and `Fn::If`s for given parameter
+ * values: just the intrinsics this stack uses in them. A CommaDelimitedList parameter is split
+ * on commas with each member trimmed, as CloudFormation does.
+ */
+function resolveWith(params: Record<string, string>, value: unknown): unknown {
+  const parameters = template.toJSON().Parameters as Json;
+  const conditions = template.toJSON().Conditions as Json;
+  const ev = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(ev);
+    if (!v || typeof v !== 'object') return v;
+    const o = v as Json;
+    if ('Ref' in o) {
+      if (o.Ref === 'AWS::NoValue') return undefined;
+      const raw = params[o.Ref] ?? String(parameters[o.Ref].Default ?? '');
+      return parameters[o.Ref].Type === 'CommaDelimitedList' ? raw.split(',').map((x: string) => x.trim()) : raw;
+    }
+    if ('Fn::Join' in o) return (ev(o['Fn::Join'][1]) as unknown[]).join(o['Fn::Join'][0]);
+    if ('Fn::Equals' in o) return ev(o['Fn::Equals'][0]) === ev(o['Fn::Equals'][1]);
+    if ('Fn::Not' in o) return !ev(o['Fn::Not'][0]);
+    if ('Condition' in o) return ev(conditions[o.Condition]);
+    if ('Fn::If' in o) return ev(conditions[o['Fn::If'][0]]) ? ev(o['Fn::If'][1]) : ev(o['Fn::If'][2]);
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, ev(x)]));
+  };
+  return ev(value);
 }
 
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
@@ -120,17 +149,36 @@ describe('HTTP API', () => {
     expect(params.AppRedirectUrl).toMatchObject({ Type: 'String', Default: CONTEXT.appRedirectUrl });
   });
 
-  it('the $default stage auto-deploys with throttling and JSON access logs that never log the path', () => {
+  it('the $default stage auto-deploys with JSON access logs that never log the path', () => {
     const stages = ofType('AWS::ApiGatewayV2::Stage');
     expect(stages).toHaveLength(1);
     const stage = stages[0]![1].Properties as Json;
     expect(stage.StageName).toBe('$default');
     expect(stage.AutoDeploy).toBe(true);
-    expect(stage.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
     expect(stage.AccessLogSettings.DestinationArn).toEqual({ 'Fn::GetAtt': [logicalId(stack.api.accessLogs), 'Arn'] });
     const format = JSON.parse(stage.AccessLogSettings.Format as string) as Record<string, string>;
     expect(format.requestId).toBe('$context.requestId');
     expect(Object.values(format)).not.toContain('$context.path');
+  });
+
+  it('Calendly\'s webhook route has its own, higher throttle (and detailed metrics); every user route gets the lower default', () => {
+    const [, stageRes] = ofType('AWS::ApiGatewayV2::Stage')[0]!;
+    const stage = stageRes.Properties as Json;
+    const webhookKeys = ROUTES.filter((r) => r.handler === 'webhook').map((r) => `${r.method} ${r.path}`);
+    expect(webhookKeys).toHaveLength(1);
+    expect(stage.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: THROTTLES.userRoutes.rateLimit, ThrottlingBurstLimit: THROTTLES.userRoutes.burstLimit });
+    // Only the webhook route overrides the default: every JWT route falls under it.
+    expect(Object.keys(stage.RouteSettings as Json)).toEqual(webhookKeys);
+    expect(stage.RouteSettings[webhookKeys[0]!]).toEqual({
+      ThrottlingRateLimit: THROTTLES.webhook.rateLimit,
+      ThrottlingBurstLimit: THROTTLES.webhook.burstLimit,
+      DetailedMetricsEnabled: true,
+    });
+    expect(THROTTLES.webhook.rateLimit).toBeGreaterThan(THROTTLES.userRoutes.rateLimit);
+    expect(THROTTLES.webhook.burstLimit).toBeGreaterThan(THROTTLES.userRoutes.burstLimit);
+    // The setting names a route key that must exist first, or CloudFormation fails the stage.
+    const routeIds = ofType('AWS::ApiGatewayV2::Route').filter(([, r]) => webhookKeys.includes(r.Properties.RouteKey)).map(([id]) => id);
+    expect(stageRes.DependsOn).toEqual(expect.arrayContaining(routeIds));
   });
 
   it('the API resource depends on no function (its URL is the functions\' PUBLIC_BASE_URL)', () => {
@@ -140,16 +188,20 @@ describe('HTTP API', () => {
     for (const name of ALL_LAMBDAS) expect(fnProps(name).Environment.Variables.PUBLIC_BASE_URL).toEqual({ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] });
   });
 
-  it('no CORS by default; corsAllowOrigins context enables it for those origins only', () => {
+  it('CORS comes from the AllowedOrigins parameter: empty = none, else those origins with Authorization and Content-Type', () => {
+    const params = template.toJSON().Parameters as Json;
+    expect(params.AllowedOrigins).toMatchObject({ Type: 'CommaDelimitedList', Default: '' });
     const [, api] = ofType('AWS::ApiGatewayV2::Api')[0]!;
-    expect(api.Properties.CorsConfiguration).toBeUndefined();
-    const withCors = Object.values(variantResources()).find((r) => r.Type === 'AWS::ApiGatewayV2::Api')!;
-    expect(withCors.Properties.CorsConfiguration).toMatchObject({
-      AllowOrigins: ['https://app.example.com'],
-      AllowHeaders: ['authorization', 'content-type'],
+    const cors = api.Properties.CorsConfiguration;
+    expect(resolveWith({}, cors)).toBeUndefined();
+    expect(resolveWith({ AllowedOrigins: '' }, cors)).toBeUndefined();
+    expect(resolveWith({ AllowedOrigins: 'https://app.example.com, https://admin.example.com' }, cors)).toEqual({
+      AllowOrigins: ['https://app.example.com', 'https://admin.example.com'],
       AllowMethods: ['GET', 'POST', 'DELETE'],
+      AllowHeaders: ['authorization', 'content-type'],
+      MaxAge: 3600,
     });
-  }, 60_000);
+  });
 
   it('route scopes come from the jwtScopes context and apply to JWT routes only', () => {
     const routes = Object.values(variantResources())
@@ -403,28 +455,131 @@ describe('app secret', () => {
   });
 });
 
-describe('alarms and outputs', () => {
-  it('alarms on every DLQ, every function\'s errors, parked webhooks and connections needing authorization', () => {
-    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties as Json);
-    const dlqIds = [logicalId(stack.queues.sync.deadLetterQueue), logicalId(stack.queues.health.deadLetterQueue), (schedulesDlq() as string)];
-    for (const dlq of dlqIds) {
-      expect(
-        alarms.some((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible' && JSON.stringify(a.Dimensions).includes(`"${dlq}"`) && a.Threshold === 1),
-        dlq,
-      ).toBe(true);
-    }
-    for (const name of ALL_LAMBDAS) {
-      expect(alarms.some((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda' && JSON.stringify(a.Dimensions).includes(`"${fnLogicalId(name)}"`)), name).toBe(true);
-    }
-    for (const metric of Object.values(CUSTOM_METRICS)) {
-      const a = alarms.find((x) => x.MetricName === metric)!;
-      expect(a, metric).toBeDefined();
-      expect(a.Namespace).toBe(METRICS_NAMESPACE);
-      expect(a.Dimensions).toEqual([{ Name: 'service', Value: SERVICE_NAME }]);
-      expect(a.Statistic).toBe('Sum');
+describe('alarms, their topic and the dashboard', () => {
+  const alarms = () => ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties as Json);
+  const topicId = () => logicalId(stack.monitoring.topic);
+  const customAlarms = (metricName: string) => alarms().filter((a) => a.Namespace === METRICS_NAMESPACE && a.MetricName === metricName);
+
+  it('every alarm notifies the stack\'s topic, when it fires and when it clears, and treats missing data as fine', () => {
+    expect(alarms().length).toBeGreaterThan(0);
+    for (const a of alarms()) {
+      expect(a.AlarmActions, a.AlarmDescription).toEqual([{ Ref: topicId() }]);
+      expect(a.OKActions, a.AlarmDescription).toEqual([{ Ref: topicId() }]);
       expect(a.TreatMissingData).toBe('notBreaching');
+      expect(a.ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
     }
-    expect(alarms).toHaveLength(3 + ALL_LAMBDAS.length + 2);
+  });
+
+  it('the topic is encrypted with a rotated key CloudWatch may use, refuses plain HTTP, and has an e-mail subscription only when AlarmEmail is set', () => {
+    const topic = resources[topicId()]!.Properties as Json;
+    const keyId = logicalId(stack.monitoring.topicKey);
+    expect(topic.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+    const key = resources[keyId]!.Properties as Json;
+    expect(key.EnableKeyRotation).toBe(true);
+    expect(key.KeyPolicy.Statement).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Effect: 'Allow' }),
+      ]),
+    );
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topicId() }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    const subs = ofType('AWS::SNS::Subscription');
+    expect(subs).toHaveLength(1);
+    const [, sub] = subs[0]!;
+    expect(sub.Properties).toEqual({ Protocol: 'email', Endpoint: { Ref: 'AlarmEmail' }, TopicArn: { Ref: topicId() } });
+    expect((template.toJSON().Parameters as Json).AlarmEmail).toMatchObject({ Type: 'String', Default: '' });
+    const exists = (AlarmEmail: string) => resolveWith({ AlarmEmail }, { Condition: sub.Condition });
+    expect(exists('')).toBe(false);
+    expect(exists('ops@example.com')).toBe(true);
+    const pattern = new RegExp((template.toJSON().Parameters as Json).AlarmEmail.AllowedPattern as string);
+    expect(pattern.test('')).toBe(true);
+    expect(pattern.test('ops@example.com')).toBe(true);
+    expect(pattern.test('not an address')).toBe(false);
+  });
+
+  it('the API\'s 5xx as API Gateway counts them', () => {
+    const [apiId] = ofType('AWS::ApiGatewayV2::Api')[0]!;
+    const a = alarms().filter((x) => x.Namespace === 'AWS/ApiGateway');
+    expect(a).toHaveLength(1);
+    expect(a[0]).toMatchObject({ MetricName: '5xx', Dimensions: [{ Name: 'ApiId', Value: { Ref: apiId } }], Statistic: 'Sum', Period: 300, Threshold: ALARM_RULES.api5xx.threshold });
+  });
+
+  it('handled failures: one alarm per function on HandledFailures {service, function}; workers (retried by SQS) less eager', () => {
+    const a = customAlarms(CUSTOM_METRICS.handledFailures.name);
+    expect(a).toHaveLength(ALL_LAMBDAS.length);
+    for (const name of ALL_LAMBDAS) {
+      const mine = a.filter((x) => JSON.stringify(x.Dimensions) === JSON.stringify([{ Name: FUNCTION_DIMENSION, Value: name }, { Name: 'service', Value: SERVICE_NAME }]));
+      expect(mine, name).toHaveLength(1);
+      const worker = (BACKGROUND_HANDLERS as readonly string[]).includes(name);
+      const rule = worker ? ALARM_RULES.handledFailuresWorker : ALARM_RULES.handledFailuresHttp;
+      expect(mine[0], name).toMatchObject({ Statistic: 'Sum', Period: rule.period.toSeconds(), Threshold: rule.threshold });
+    }
+    expect(CUSTOM_METRICS.handledFailures.dimensions).toEqual(['service', FUNCTION_DIMENSION]);
+  });
+
+  it('unhandled Lambda errors, per function', () => {
+    for (const name of ALL_LAMBDAS) {
+      const a = alarms().filter((x) => x.MetricName === 'Errors' && x.Namespace === 'AWS/Lambda' && JSON.stringify(x.Dimensions).includes(`"${fnLogicalId(name)}"`));
+      expect(a, name).toHaveLength(1);
+    }
+  });
+
+  it('the oldest message on each work queue, and any message in each DLQ', () => {
+    const age = alarms().filter((a) => a.MetricName === 'ApproximateAgeOfOldestMessage');
+    expect(age).toHaveLength(2);
+    for (const q of ['sync', 'health'] as const) {
+      const a = age.find((x) => JSON.stringify(x.Dimensions).includes(`"${queueLogicalId(q)}"`))!;
+      expect(a, q).toBeDefined();
+      expect(a.Statistic).toBe('Maximum');
+      // Longer than a failed record's way back (visibility timeout), shorter than its way to the DLQ.
+      const visibility = resources[queueLogicalId(q)]!.Properties.VisibilityTimeout as number;
+      expect(a.Threshold).toBeGreaterThan(visibility);
+      expect(a.Threshold).toBeLessThan(5 * visibility + 15 * 60);
+    }
+    const dlqIds = [logicalId(stack.queues.sync.deadLetterQueue), logicalId(stack.queues.health.deadLetterQueue), schedulesDlq() as string];
+    const depth = alarms().filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
+    expect(depth).toHaveLength(dlqIds.length);
+    for (const dlq of dlqIds) expect(depth.some((a) => JSON.stringify(a.Dimensions).includes(`"${dlq}"`) && a.Threshold === 1), dlq).toBe(true);
+  });
+
+  it('parked webhooks and given-up syncs on their first occurrence', () => {
+    for (const m of [CUSTOM_METRICS.parkedWebhooks, CUSTOM_METRICS.syncRunsGivenUp]) {
+      const a = customAlarms(m.name);
+      expect(a, m.name).toHaveLength(1);
+      expect(a[0]).toMatchObject({ Dimensions: [{ Name: 'service', Value: SERVICE_NAME }], Statistic: 'Sum', Threshold: 1 });
+    }
+  });
+
+  it('ConnectionsAuthorizationRequired: a count per hour against the AuthorizationRequiredAlarmThreshold parameter (default 10)', () => {
+    const a = customAlarms(CUSTOM_METRICS.connectionsAuthorizationRequired.name);
+    expect(a).toHaveLength(1);
+    expect(a[0]).toMatchObject({ Dimensions: [{ Name: 'service', Value: SERVICE_NAME }], Statistic: 'Sum', Period: 3600, Threshold: { Ref: 'AuthorizationRequiredAlarmThreshold' } });
+    expect((template.toJSON().Parameters as Json).AuthorizationRequiredAlarmThreshold).toMatchObject({ Type: 'Number', Default: 10, MinValue: 1 });
+  });
+
+  it('no alarm watches a custom metric outside the contract of lib/metrics.ts', () => {
+    const known = new Map(Object.values(CUSTOM_METRICS).map((m) => [m.name, [...m.dimensions].sort()]));
+    for (const a of alarms().filter((x) => x.Namespace === METRICS_NAMESPACE)) {
+      expect(known.has(a.MetricName), a.MetricName).toBe(true);
+      expect((a.Dimensions as Json[]).map((d) => d.Name).sort(), a.MetricName).toEqual(known.get(a.MetricName));
+    }
+    expect(alarms()).toHaveLength(3 + 2 + 2 * ALL_LAMBDAS.length + 1 + 3);
+  });
+
+  it('a dashboard of the flows: API 4xx/5xx, deliveries, syncs, health checks, errors per function, queue ages, alarms', () => {
+    const dashboards = ofType('AWS::CloudWatch::Dashboard');
+    expect(dashboards).toHaveLength(1);
+    const [, d] = dashboards[0]!;
+    expect(d.Properties.DashboardName).toBeUndefined();
+    const body = JSON.stringify(d.Properties.DashboardBody);
+    for (const title of ['API requests, 4xx, 5xx', 'Webhook deliveries (Calendly)', 'Syncs', 'Health checks', 'Queues: age of oldest message (s)', 'Handled failures per function', 'Lambda errors and throttles', 'Alarms']) {
+      expect(body, title).toContain(title);
+    }
+    for (const m of Object.values(CUSTOM_METRICS)) expect(body, m.name).toContain(m.name);
+    for (const q of ['sync', 'health'] as const) expect(body).toContain(`"${queueLogicalId(q)}"`);
+    expect(body).toContain('webhooks calendly');
   });
 
   it('outputs the API URL, the OAuth redirect URI and webhook base to register at Calendly, and the secret ARN', () => {
@@ -435,6 +590,8 @@ describe('alarms and outputs', () => {
     expect(outputs.OAuthRedirectUri.Value).toEqual({ 'Fn::Join': ['', [endpoint, '/oauth/calendly/callback']] });
     expect(outputs.WebhookBaseUrl.Value).toEqual({ 'Fn::Join': ['', [endpoint, '/webhooks/calendly/']] });
     expect(outputs.AppSecretArn.Value).toEqual({ Ref: logicalId(stack.appSecret) });
+    expect(outputs.AlarmTopicArn.Value).toEqual({ Ref: logicalId(stack.monitoring.topic) });
+    expect(outputs.DashboardName.Value).toEqual({ Ref: logicalId(stack.monitoring.dashboard) });
   });
 });
 function schedulesDlq() {
