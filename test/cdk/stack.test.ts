@@ -29,7 +29,8 @@ const CONTEXT = {
 
 function synth(extraContext: Record<string, unknown> = {}) {
   const app = new App({ context: { ...CONTEXT, ...extraContext } });
-  const stack = new CalendlyConnectorStack(app, 'TestConnector', { env: { account: '111111111111', region: 'eu-west-1' } });
+  // No env, as bin/app.ts: the template must not depend on where it is deployed.
+  const stack = new CalendlyConnectorStack(app, 'TestConnector');
   const nag = new AwsSolutionsChecks(app);
   Validations.of(app).addPlugins(nag);
   return { app, stack, nag };
@@ -106,6 +107,34 @@ function actionsOn(stmts: Json[], logicalIdOfTarget: string): Set<string> {
   }
   return out;
 }
+
+describe('one template for any account, region and partition', () => {
+  it('has no literal partition, region or account: only AWS::Partition / AWS::Region / AWS::AccountId', () => {
+    const json = JSON.stringify(template.toJSON());
+    // arn:aws, arn:aws-cn, arn:aws-us-gov …
+    expect(json.match(/arn:aws/g) ?? []).toEqual([]);
+    // us-east-1, eu-west-3, ap-southeast-2, cn-north-1, us-gov-west-1, il-central-1 …
+    expect(json.match(/\b[a-z]{2}(-gov|-iso[a-z]?)?-(north|south|east|west|central)(east|west)?-\d\b/g) ?? []).toEqual([]);
+    expect(json.match(/\b\d{12}\b/g) ?? []).toEqual([]);
+    // Host names of AWS endpoints differ by partition (amazonaws.com.cn): only service principals are literal.
+    // (Parameter descriptions are prose, e.g. a Cognito issuer URL pattern.)
+    const { Resources, Outputs } = template.toJSON() as Json;
+    const hosts = new Set(JSON.stringify({ Resources, Outputs }).match(/[\w.-]*amazonaws\.com[\w.]*/g) ?? []);
+    for (const h of hosts) expect(h, h).toMatch(/^[a-z-]+\.amazonaws\.com$/);
+    const principals = JSON.stringify([template.findResources('AWS::IAM::Role'), template.findResources('AWS::Lambda::Permission'), template.findResources('AWS::KMS::Key')]);
+    for (const h of hosts) expect(principals, h).toContain(`"${h}"`);
+    expect(json).toContain('{"Ref":"AWS::Partition"}');
+    expect(json).toContain('{"Ref":"AWS::Region"}');
+  });
+
+  it('the app itself sets no environment (bin/app.ts) and cdk.json does not ask for literal partitions', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const app = await readFile(new URL('../../bin/app.ts', import.meta.url), 'utf8');
+    expect(app).not.toMatch(/\benv\s*:/);
+    const cdkJson = JSON.parse(await readFile(new URL('../../cdk.json', import.meta.url), 'utf8')) as Json;
+    expect(cdkJson.context['@aws-cdk/core:enablePartitionLiterals']).toBeUndefined();
+  });
+});
 
 describe('cdk-nag', () => {
   it('AwsSolutions passes with every finding acknowledged with a reason', () => {
