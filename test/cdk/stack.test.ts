@@ -13,6 +13,7 @@ import { parseEncryptionKey } from '../../functions/shared/crypto.js';
 import { ALL_TABLES, TABLES, type TableDef, type TableKey } from '../../functions/store/tables.js';
 import { ALL_LAMBDAS, type LambdaName } from '../../lib/bundling.js';
 import { ACCESS, ASYNC_FAILURE_DESTINATION_ACTIONS, EVENT_SOURCE_ACTIONS, permissionsOf } from '../../lib/permissions.js';
+import { LAMBDA_RUNTIME } from '../../lib/constructs/handler-function.js';
 import { ALARM_RULES } from '../../lib/constructs/monitoring.js';
 import { CUSTOM_METRICS, FUNCTION_DIMENSION, METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/metrics.js';
 import { CalendlyConnectorStack, FUNCTION_SETTINGS, THROTTLES } from '../../lib/stack.js';
@@ -251,6 +252,14 @@ describe('Lambda functions', () => {
     // HTTP handlers answer within API Gateway's 30 s; the webhook within Calendly's 15 s.
     expect(FUNCTION_SETTINGS.webhook.timeout.toSeconds()).toBeLessThan(15);
     for (const r of ROUTES) expect(FUNCTION_SETTINGS[r.handler].timeout.toSeconds()).toBeLessThan(30);
+  });
+
+  it('the Node major the CI tests the handlers on (scripts/node24.sh) is the Lambda runtime\'s', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const script = await readFile(new URL('../../scripts/node24.sh', import.meta.url), 'utf8');
+    const major = /^MAJOR=(\d+)$/m.exec(script)?.[1];
+    expect(LAMBDA_RUNTIME.name).toBe(`nodejs${major}.x`);
+    for (const name of ALL_LAMBDAS) expect(fnProps(name).Runtime).toBe(LAMBDA_RUNTIME.name);
   });
 
   it('environment: Powertools and service settings for all; table, queue and secret variables only where granted', () => {
