@@ -88,7 +88,9 @@ export class CalendlyConnectorStack extends Stack {
   readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
-    super(scope, id, props);
+    // No CDK metadata resource: its condition lists every region it is available in by name,
+    // and the template must name no region (one template for every region and partition).
+    super(scope, id, { analyticsReporting: false, ...props });
 
     // ---- Deploy-time parameters (one synthesized template, many environments). A context value
     // of the same name, when given, becomes the parameter's default.

@@ -3,6 +3,10 @@
  * bundling skipped (`aws:cdk:bundling-stacks: []`): bundling each handler is covered by
  * bundles.test.ts with the same esbuild options, and `npx cdk synth` in .ci/run bundles for real.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { App, Validations, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -23,6 +27,8 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 const CONTEXT = {
   'aws:cdk:bundling-stacks': [],
+  // As `cdk synth` sets it by default: the metadata it adds must not put region names in the template.
+  'aws:cdk:version-reporting': true,
   jwtIssuer: 'https://issuer.example.com/',
   jwtAudience: 'app-client',
   appRedirectUrl: 'https://app.example.com/settings',
@@ -126,6 +132,40 @@ describe('one template for any account, region and partition', () => {
     const cdkJson = JSON.parse(await readFile(new URL('../../cdk.json', import.meta.url), 'utf8')) as Json;
     expect(cdkJson.context['@aws-cdk/core:enablePartitionLiterals']).toBeUndefined();
   });
+});
+
+/** cfn-lint when this machine has it (`cfn-lint` on PATH): it checks every property against CloudFormation's own schemas. */
+const cfnLint = (() => {
+  try {
+    execFileSync('cfn-lint', ['--version'], { stdio: 'ignore' });
+    return 'cfn-lint';
+  } catch {
+    return undefined;
+  }
+})();
+
+describe('cfn-lint', () => {
+  // What template tests cannot see: property overrides (CorsConfiguration under Fn::If, stage
+  // RouteSettings), alarm and dashboard properties, parameter constraints, checked against the
+  // resource specifications. W3005 (a DependsOn that a Ref already implies) is CDK's own: it
+  // makes every function depend on its role and the role's policy.
+  it.skipIf(!cfnLint)('finds nothing in the synthesized template but redundant DependsOn (W3005)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cfn-lint-'));
+    try {
+      const file = path.join(dir, 'template.json');
+      await writeFile(file, JSON.stringify(template.toJSON()));
+      let out = '';
+      try {
+        out = execFileSync(cfnLint!, ['--format', 'parseable', file], { encoding: 'utf8' });
+      } catch (e) {
+        out = String((e as { stdout?: string }).stdout ?? e);
+      }
+      const findings = out.split('\n').filter(Boolean).filter((l) => !/:W3005:/.test(l));
+      expect(findings).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe('cdk-nag', () => {
