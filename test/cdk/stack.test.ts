@@ -4,6 +4,7 @@
  * bundles.test.ts with the same esbuild options, and `npx cdk synth` in .ci/run bundles for real.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,8 +35,11 @@ const CONTEXT = {
   appRedirectUrl: 'https://app.example.com/settings',
 };
 
+/** The feature flags of cdk.json, so the template tested is the one `cdk synth` makes (e.g. minimized policies). */
+const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> }).context;
+
 function synth(extraContext: Record<string, unknown> = {}) {
-  const app = new App({ context: { ...CONTEXT, ...extraContext } });
+  const app = new App({ context: { ...CDK_JSON_CONTEXT, ...CONTEXT, ...extraContext } });
   // No env, as bin/app.ts: the template must not depend on where it is deployed.
   const stack = new CalendlyConnectorStack(app, 'TestConnector');
   const nag = new AwsSolutionsChecks(app);
