@@ -1,4 +1,4 @@
-import { Aws, CfnCondition, Duration, Fn } from 'aws-cdk-lib';
+import { Aws, CfnCondition, Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   Alarm,
@@ -91,9 +91,12 @@ export class Monitoring extends Construct {
 
     // SSE with a customer managed key: CloudWatch cannot publish to a topic encrypted with the
     // AWS managed key (alias/aws/sns), whose policy it cannot be added to.
+    // It encrypts notifications in flight only: nothing outlives the stack that it would unlock.
     this.topicKey = new Key(this, 'AlarmTopicKey', {
       description: 'Calendly connector: encrypts the alarm topic',
       enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
     });
     this.topicKey.addToResourcePolicy(
       new PolicyStatement({

@@ -556,6 +556,9 @@ describe('alarms, their topic and the dashboard', () => {
     expect(topic.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
     const key = resources[keyId]!.Properties as Json;
     expect(key.EnableKeyRotation).toBe(true);
+    // Nothing outlives the stack that this key would unlock: deleted with it (after 7 days).
+    expect(resources[keyId]!.DeletionPolicy).toBe('Delete');
+    expect(key.PendingWindowInDays).toBe(7);
     expect(key.KeyPolicy.Statement).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Effect: 'Allow' }),
