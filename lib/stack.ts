@@ -8,9 +8,8 @@
  *
  * plus the app secret, alarms and the outputs to register at Calendly.
  */
-import { CfnElement, CfnOutput, CfnParameter, Duration, Fn, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { CfnCondition, CfnElement, CfnOutput, CfnParameter, Duration, Fn, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ScheduleExpression, Schedule, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
@@ -18,23 +17,16 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { QueueName } from '../functions/ports.js';
-import type { HandlerName } from '../functions/routes.js';
+import { BACKGROUND_HANDLERS, ROUTES, type HandlerName } from '../functions/routes.js';
 import { TABLES, type TableKey } from '../functions/store/tables.js';
 import { ALL_LAMBDAS, type LambdaName } from './bundling.js';
-import { ConnectorApi } from './constructs/connector-api.js';
+import { ConnectorApi, type Throttle } from './constructs/connector-api.js';
 import { DataTables } from './constructs/data-tables.js';
 import { HandlerFunction } from './constructs/handler-function.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { DeadLetterQueue, WorkQueue } from './constructs/work-queue.js';
-import { ACCESS } from './permissions.js';
-
-export const SERVICE_NAME = 'calendly-connector';
-export const METRICS_NAMESPACE = 'CalendlyConnector';
-/** Custom metrics the handlers emit (EMF, namespace METRICS_NAMESPACE, dimension service=SERVICE_NAME). */
-export const CUSTOM_METRICS = {
-  parkedWebhooks: 'ParkedWebhooks',
-  connectionsAuthorizationRequired: 'ConnectionsAuthorizationRequired',
-} as const;
+import { METRICS_NAMESPACE, SERVICE_NAME } from './metrics.js';
+import { ACCESS, ASYNC_FAILURE_DESTINATION_ACTIONS, type FunctionAccess, type TableAccess } from './permissions.js';
 
 /** Memory and timeout per Lambda. HTTP handlers stay under API Gateway's 30 s integration limit. */
 export const FUNCTION_SETTINGS: Record<LambdaName, { memorySize: number; timeout: Duration; description: string }> = {
@@ -57,6 +49,29 @@ const VISIBILITY_FACTOR = 6;
 /** Tries before a message lands in the DLQ: enough to ride out a Calendly outage of a few minutes or a rate-limit window. */
 const MAX_RECEIVE_COUNT = 5;
 
+/**
+ * API Gateway throttles, per route. Calendly's deliveries get a bucket of their own, larger
+ * than the user routes': a delivery refused with 429 is retried by Calendly, but 24 hours of
+ * failures disable the subscription, and a burst of bookings (a group event filling up, a
+ * bulk reschedule) arrives all at once. The user routes serve one SaaS's settings pages and
+ * its backend's meeting reads; their lower default keeps one noisy client from eating the
+ * account's Lambda concurrency (shared with the webhook function) or API Gateway's
+ * account-wide rate (10,000 rps per region, shared by every API in the account).
+ */
+export const THROTTLES: { userRoutes: Throttle; webhook: Throttle } = {
+  userRoutes: { rateLimit: 25, burstLimit: 50 },
+  webhook: { rateLimit: 200, burstLimit: 400 },
+};
+
+/**
+ * Age of the oldest message that means a queue's consumer is failing or falling behind. A
+ * failed record comes back after the visibility timeout (sync 720 s, health 540 s), so these
+ * mean "failed at least twice, or a backlog of half an hour"; health messages are spread over
+ * one check period, so their limit grows with it.
+ */
+const queueMaxAge = (q: QueueName, healthCheckMinutes: number): Duration =>
+  q === 'sync' ? Duration.minutes(30) : Duration.minutes(Math.max(30, 2 * healthCheckMinutes));
+
 const contextString = (scope: Construct, key: string): string | undefined => {
   const v: unknown = scope.node.tryGetContext(key);
   return v === undefined || v === null || v === '' ? undefined : String(v);
@@ -70,9 +85,12 @@ export class CalendlyConnectorStack extends Stack {
   readonly queues: Record<QueueName, WorkQueue>;
   readonly api: ConnectorApi;
   readonly appSecret: Secret;
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
-    super(scope, id, props);
+    // No CDK metadata resource: its condition lists every region it is available in by name,
+    // and the template must name no region (one template for every region and partition).
+    super(scope, id, { analyticsReporting: false, ...props });
 
     // ---- Deploy-time parameters (one synthesized template, many environments). A context value
     // of the same name, when given, becomes the parameter's default.
@@ -92,6 +110,30 @@ export class CalendlyConnectorStack extends Stack {
       description: 'Where the OAuth callback sends the browser afterwards (?calendly=connected|error)',
       allowedPattern: '^https?://.+',
       default: contextString(this, 'appRedirectUrl'),
+    });
+    const allowedOrigins = new CfnParameter(this, 'AllowedOrigins', {
+      type: 'CommaDelimitedList',
+      description: 'Browser origins of your app allowed to call the API (CORS), comma-separated, e.g. https://app.example.com; empty: no CORS',
+      default: contextString(this, 'allowedOrigins') ?? '',
+    });
+    const alarmEmail = new CfnParameter(this, 'AlarmEmail', {
+      type: 'String',
+      description: 'E-mail address subscribed to the alarm topic (confirm the subscription mail); empty: none',
+      allowedPattern: '^$|^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$',
+      constraintDescription: 'an e-mail address, or empty',
+      default: contextString(this, 'alarmEmail') ?? '',
+    });
+    const authorizationRequiredThreshold = new CfnParameter(this, 'AuthorizationRequiredAlarmThreshold', {
+      type: 'Number',
+      description: 'Connections moving to authorization_required within one hour that fire the alarm (ordinary churn stays far below; raise it for very large fleets)',
+      minValue: 1,
+      default: Number(contextString(this, 'authorizationRequiredAlarmThreshold') ?? 10),
+    });
+    const hasAllowedOrigins = new CfnCondition(this, 'HasAllowedOrigins', {
+      expression: Fn.conditionNot(Fn.conditionEquals(Fn.join('', allowedOrigins.valueAsList), '')),
+    });
+    const hasAlarmEmail = new CfnCondition(this, 'HasAlarmEmail', {
+      expression: Fn.conditionNot(Fn.conditionEquals(alarmEmail.valueAsString, '')),
     });
 
     // ---- Synth-time settings (context): they change the template's shape or are rarely changed.
@@ -142,10 +184,9 @@ export class CalendlyConnectorStack extends Stack {
       jwtIssuer: jwtIssuer.valueAsString,
       jwtAudience: jwtAudience.valueAsList,
       jwtScopes,
-      // Per-account defaults are 10k rps; these keep one noisy client (or a webhook storm) from
-      // eating the account's Lambda concurrency. Raise with traffic.
-      throttle: { rateLimit: 50, burstLimit: 100 },
-      corsAllowOrigins: contextList(this, 'corsAllowOrigins'),
+      defaultThrottle: THROTTLES.userRoutes,
+      routeThrottles: { webhook: THROTTLES.webhook },
+      cors: { allowOrigins: allowedOrigins.valueAsList, condition: hasAllowedOrigins },
       logRetention,
     });
     const publicBaseUrl = contextString(this, 'publicBaseUrl') ?? this.api.endpoint;
@@ -174,15 +215,7 @@ export class CalendlyConnectorStack extends Stack {
       if (name === 'health-scheduler' || name === 'health-worker') env.HEALTH_CHECK_INTERVAL_SECONDS = String(healthCheckMinutes * 60);
 
       const hf = new HandlerFunction(this, `Fn-${name}`, { name, ...FUNCTION_SETTINGS[name], environment: env, logRetention });
-      for (const [key, mode] of Object.entries(access.tables) as [TableKey, string][]) {
-        const table = this.tables.byKey[key];
-        if (mode === 'read') table.grantReadData(hf.fn);
-        else if (mode === 'write') table.grantWriteData(hf.fn);
-        else table.grantReadWriteData(hf.fn);
-      }
-      for (const q of access.sends) this.queues[q].queue.grantSendMessages(hf.fn);
-      if (access.secret) this.appSecret.grantRead(hf.fn);
-      this.acknowledgeIndexGrants(hf, Object.keys(access.tables) as TableKey[]);
+      this.grant(hf, access);
       functions[name] = hf;
     }
     this.functions = functions;
@@ -243,20 +276,31 @@ export class CalendlyConnectorStack extends Stack {
     // Scheduler hands the tick to Lambda asynchronously; its DLQ only catches failed deliveries.
     // A tick whose function run fails is retried by Lambda, then lands in the same DLQ, so every
     // lost tick is visible (and alarmed) in one place. Older than one period, it is superseded.
+    // The destination is bound by hand: SqsDestination's grant adds GetQueueAttributes and
+    // GetQueueUrl, and Lambda needs only SendMessage to deliver a failed invocation.
     healthSchedulerFn.configureAsyncInvoke({
       retryAttempts: 2,
       maxEventAge: Duration.minutes(Math.max(1, healthCheckMinutes)),
-      onFailure: new SqsDestination(schedulerDlq),
+      onFailure: { bind: () => ({ destination: schedulerDlq.queueArn }) },
     });
+    functions['health-scheduler'].role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: [...ASYNC_FAILURE_DESTINATION_ACTIONS], resources: [schedulerDlq.queueArn] }),
+    );
 
-    // ---- Alarms
-    new Monitoring(this, 'Monitoring', {
+    // ---- Alarms, their topic, the dashboard
+    const webhookRoute = ROUTES.find((r) => r.handler === 'webhook')!;
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      api: this.api.api,
+      webhookRoutePath: webhookRoute.path,
+      functions: Object.fromEntries(ALL_LAMBDAS.map((n) => [n, functions[n].fn])) as Record<LambdaName, HandlerFunction['fn']>,
+      workers: BACKGROUND_HANDLERS,
+      workQueues: {
+        SyncQueue: { queue: this.queues.sync.queue, maxAge: queueMaxAge('sync', healthCheckMinutes) },
+        HealthQueue: { queue: this.queues.health.queue, maxAge: queueMaxAge('health', healthCheckMinutes) },
+      },
       deadLetterQueues: { SyncDlq: this.queues.sync.deadLetterQueue, HealthDlq: this.queues.health.deadLetterQueue, HealthScheduleDlq: schedulerDlq },
-      functions: Object.fromEntries(ALL_LAMBDAS.map((n) => [n, functions[n].fn])),
-      metricsNamespace: METRICS_NAMESPACE,
-      serviceName: SERVICE_NAME,
-      customMetrics: CUSTOM_METRICS,
-      alarmTopicArn: contextString(this, 'alarmTopicArn'),
+      authorizationRequiredPerHour: authorizationRequiredThreshold.valueAsNumber,
+      alarmEmail: { address: alarmEmail.valueAsString, condition: hasAlarmEmail },
     });
 
     // ---- Outputs: what to register in the Calendly OAuth app and where to put its secrets
@@ -275,6 +319,11 @@ export class CalendlyConnectorStack extends Stack {
       description: 'Fill clientId, clientSecret and webhookSigningKey here (keep tokenEncryptionKey)',
     });
     new CfnOutput(this, 'HealthScheduleName', { value: schedule.scheduleName });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.monitoring.topic.topicArn,
+      description: 'SNS topic every alarm notifies; subscribe more endpoints (chat, paging) here',
+    });
+    new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
   }
 
   private logicalIdOf(element: CfnElement): string {
@@ -282,17 +331,26 @@ export class CalendlyConnectorStack extends Stack {
   }
 
   /**
-   * Table grants (TableV2.grant*Data) cover the table's indexes as `<table arn>/index/*`:
-   * the only wildcard in the stack, generated by the grant, scoped to that one table's indexes.
+   * The row's permissions as policy statements on exactly those resources: table actions on the
+   * table's ARN, queries on `<table ARN>/index/<name>` (never `index/*`), SendMessage on each
+   * queue, GetSecretValue on the secret. Not the CDK grant helpers: grantReadData alone adds Scan,
+   * ConditionCheckItem, DescribeTable, stream reads and every index of the table.
    */
-  private acknowledgeIndexGrants(hf: HandlerFunction, keys: readonly TableKey[]): void {
-    for (const key of keys) {
-      if (TABLES[key].indexes.length === 0) continue;
+  private grant(hf: HandlerFunction, access: FunctionAccess): void {
+    for (const [key, t] of Object.entries(access.tables) as [TableKey, TableAccess][]) {
       const table = this.tables.byKey[key];
-      Validations.of(hf.role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${this.logicalIdOf(table.node.defaultChild as CfnElement)}.Arn>/index/*]`,
-        reason: `Generated by the ${TABLES[key].id} table grant: queries on that table's own GSIs (${TABLES[key].indexes.map((i) => i.indexName).join(', ')}), no other table.`,
-      });
+      if (t.actions?.length) {
+        hf.role.addToPrincipalPolicy(new PolicyStatement({ actions: t.actions.map((a) => `dynamodb:${a}`), resources: [table.tableArn] }));
+      }
+      if (t.queryIndexes?.length) {
+        hf.role.addToPrincipalPolicy(
+          new PolicyStatement({ actions: ['dynamodb:Query'], resources: t.queryIndexes.map((ix) => `${table.tableArn}/index/${ix}`) }),
+        );
+      }
     }
+    if (access.sends.length) {
+      hf.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['sqs:SendMessage'], resources: access.sends.map((q) => this.queues[q].queue.queueArn) }));
+    }
+    if (access.secret) hf.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.appSecret.secretArn] }));
   }
 }

@@ -49,11 +49,10 @@ export class HandlerFunction extends Construct {
       timeout: props.timeout,
       description: props.description,
       role: this.role,
+      // Referenced by LoggingConfig, so it exists (with its retention) before the function logs.
       logGroup: this.logGroup,
       environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
       bundling: lambdaBundling(),
     });
-    // The log group must exist (with its retention) before the function can log into it.
-    this.fn.node.addDependency(this.logGroup);
   }
 }

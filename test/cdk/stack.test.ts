@@ -3,6 +3,11 @@
  * bundling skipped (`aws:cdk:bundling-stacks: []`): bundling each handler is covered by
  * bundles.test.ts with the same esbuild options, and `npx cdk synth` in .ci/run bundles for real.
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { App, Validations, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -12,21 +17,31 @@ import { ROUTES } from '../../functions/routes.js';
 import { parseEncryptionKey } from '../../functions/shared/crypto.js';
 import { ALL_TABLES, TABLES, type TableDef, type TableKey } from '../../functions/store/tables.js';
 import { ALL_LAMBDAS, type LambdaName } from '../../lib/bundling.js';
-import { ACCESS } from '../../lib/permissions.js';
-import { CUSTOM_METRICS, CalendlyConnectorStack, FUNCTION_SETTINGS, METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/stack.js';
+import { ACCESS, ASYNC_FAILURE_DESTINATION_ACTIONS, EVENT_SOURCE_ACTIONS, permissionsOf } from '../../lib/permissions.js';
+import { LAMBDA_RUNTIME } from '../../lib/constructs/handler-function.js';
+import { ALARM_RULES } from '../../lib/constructs/monitoring.js';
+import { CUSTOM_METRICS, FUNCTION_DIMENSION, METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/metrics.js';
+import { CalendlyConnectorStack, FUNCTION_SETTINGS, THROTTLES } from '../../lib/stack.js';
+import { BACKGROUND_HANDLERS } from '../../functions/routes.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const CONTEXT = {
   'aws:cdk:bundling-stacks': [],
+  // As `cdk synth` sets it by default: the metadata it adds must not put region names in the template.
+  'aws:cdk:version-reporting': true,
   jwtIssuer: 'https://issuer.example.com/',
   jwtAudience: 'app-client',
   appRedirectUrl: 'https://app.example.com/settings',
 };
 
+/** The feature flags of cdk.json, so the template tested is the one `cdk synth` makes (e.g. minimized policies). */
+const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> }).context;
+
 function synth(extraContext: Record<string, unknown> = {}) {
-  const app = new App({ context: { ...CONTEXT, ...extraContext } });
-  const stack = new CalendlyConnectorStack(app, 'TestConnector', { env: { account: '111111111111', region: 'eu-west-1' } });
+  const app = new App({ context: { ...CDK_JSON_CONTEXT, ...CONTEXT, ...extraContext } });
+  // No env, as bin/app.ts: the template must not depend on where it is deployed.
+  const stack = new CalendlyConnectorStack(app, 'TestConnector');
   const nag = new AwsSolutionsChecks(app);
   Validations.of(app).addPlugins(nag);
   return { app, stack, nag };
@@ -48,12 +63,38 @@ beforeAll(() => {
   resources = template.toJSON().Resources as Record<string, Json>;
 }, 120_000);
 
-/** A second synth with the optional context set (scopes, CORS), made once when first needed. */
+/** A second synth with the optional context set (scopes), made once when first needed. */
 let variant: Record<string, Json> | undefined;
 function variantResources(): Record<string, Json> {
-  variant ??= Template.fromStack(synth({ jwtScopes: 'calendly:connect, calendly:read', corsAllowOrigins: 'https://app.example.com' }).stack).toJSON()
-    .Resources as Record<string, Json>;
+  variant ??= Template.fromStack(synth({ jwtScopes: 'calendly:connect, calendly:read' }).stack).toJSON().Resources as Record<string, Json>;
   return variant;
+}
+
+/**
+ * What CloudFormation makes of the template's conditions and `Fn::If`s for given parameter
+ * values: just the intrinsics this stack uses in them. A CommaDelimitedList parameter is split
+ * on commas with each member trimmed, as CloudFormation does.
+ */
+function resolveWith(params: Record<string, string>, value: unknown): unknown {
+  const parameters = template.toJSON().Parameters as Json;
+  const conditions = template.toJSON().Conditions as Json;
+  const ev = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(ev);
+    if (!v || typeof v !== 'object') return v;
+    const o = v as Json;
+    if ('Ref' in o) {
+      if (o.Ref === 'AWS::NoValue') return undefined;
+      const raw = params[o.Ref] ?? String(parameters[o.Ref].Default ?? '');
+      return parameters[o.Ref].Type === 'CommaDelimitedList' ? raw.split(',').map((x: string) => x.trim()) : raw;
+    }
+    if ('Fn::Join' in o) return (ev(o['Fn::Join'][1]) as unknown[]).join(o['Fn::Join'][0]);
+    if ('Fn::Equals' in o) return ev(o['Fn::Equals'][0]) === ev(o['Fn::Equals'][1]);
+    if ('Fn::Not' in o) return !ev(o['Fn::Not'][0]);
+    if ('Condition' in o) return ev(conditions[o.Condition]);
+    if ('Fn::If' in o) return ev(conditions[o['Fn::If'][0]]) ? ev(o['Fn::If'][1]) : ev(o['Fn::If'][2]);
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, ev(x)]));
+  };
+  return ev(value);
 }
 
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
@@ -69,14 +110,67 @@ function statementsOf(roleLogicalId: string): Json[] {
     .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
 }
 const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
-/** Actions a role may perform on resources whose expression mentions `logicalIdOfTarget`. */
-function actionsOn(stmts: Json[], logicalIdOfTarget: string): Set<string> {
-  const out = new Set<string>();
-  for (const s of stmts) {
-    if (asList(s.Resource).some((r) => JSON.stringify(r).includes(`"${logicalIdOfTarget}"`))) for (const a of asList(s.Action as string)) out.add(a);
+describe('one template for any account, region and partition', () => {
+  it('has no literal partition, region or account: only AWS::Partition / AWS::Region / AWS::AccountId', () => {
+    const json = JSON.stringify(template.toJSON());
+    // arn:aws, arn:aws-cn, arn:aws-us-gov …
+    expect(json.match(/arn:aws/g) ?? []).toEqual([]);
+    // us-east-1, eu-west-3, ap-southeast-2, cn-north-1, us-gov-west-1, il-central-1 …
+    expect(json.match(/\b[a-z]{2}(-gov|-iso[a-z]?)?-(north|south|east|west|central)(east|west)?-\d\b/g) ?? []).toEqual([]);
+    expect(json.match(/\b\d{12}\b/g) ?? []).toEqual([]);
+    // Host names of AWS endpoints differ by partition (amazonaws.com.cn): only service principals are literal.
+    // (Parameter descriptions are prose, e.g. a Cognito issuer URL pattern.)
+    const { Resources, Outputs } = template.toJSON() as Json;
+    const hosts = new Set(JSON.stringify({ Resources, Outputs }).match(/[\w.-]*amazonaws\.com[\w.]*/g) ?? []);
+    for (const h of hosts) expect(h, h).toMatch(/^[a-z-]+\.amazonaws\.com$/);
+    const principals = JSON.stringify([template.findResources('AWS::IAM::Role'), template.findResources('AWS::Lambda::Permission'), template.findResources('AWS::KMS::Key')]);
+    for (const h of hosts) expect(principals, h).toContain(`"${h}"`);
+    expect(json).toContain('{"Ref":"AWS::Partition"}');
+    expect(json).toContain('{"Ref":"AWS::Region"}');
+  });
+
+  it('the app itself sets no environment (bin/app.ts) and cdk.json does not ask for literal partitions', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const app = await readFile(new URL('../../bin/app.ts', import.meta.url), 'utf8');
+    expect(app).not.toMatch(/\benv\s*:/);
+    const cdkJson = JSON.parse(await readFile(new URL('../../cdk.json', import.meta.url), 'utf8')) as Json;
+    expect(cdkJson.context['@aws-cdk/core:enablePartitionLiterals']).toBeUndefined();
+  });
+});
+
+/** cfn-lint when this machine has it (`cfn-lint` on PATH): it checks every property against CloudFormation's own schemas. */
+const cfnLint = (() => {
+  try {
+    execFileSync('cfn-lint', ['--version'], { stdio: 'ignore' });
+    return 'cfn-lint';
+  } catch {
+    return undefined;
   }
-  return out;
-}
+})();
+
+describe('cfn-lint', () => {
+  // What template tests cannot see: property overrides (CorsConfiguration under Fn::If, stage
+  // RouteSettings), alarm and dashboard properties, parameter constraints, checked against the
+  // resource specifications. W3005 (a DependsOn that a Ref already implies) is CDK's own: it
+  // makes every function depend on its role and the role's policy.
+  it.skipIf(!cfnLint)('finds nothing in the synthesized template but redundant DependsOn (W3005)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cfn-lint-'));
+    try {
+      const file = path.join(dir, 'template.json');
+      await writeFile(file, JSON.stringify(template.toJSON()));
+      let out = '';
+      try {
+        out = execFileSync(cfnLint!, ['--format', 'parseable', file], { encoding: 'utf8' });
+      } catch (e) {
+        out = String((e as { stdout?: string }).stdout ?? e);
+      }
+      const findings = out.split('\n').filter(Boolean).filter((l) => !/:W3005:/.test(l));
+      expect(findings).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
 
 describe('cdk-nag', () => {
   it('AwsSolutions passes with every finding acknowledged with a reason', () => {
@@ -120,17 +214,36 @@ describe('HTTP API', () => {
     expect(params.AppRedirectUrl).toMatchObject({ Type: 'String', Default: CONTEXT.appRedirectUrl });
   });
 
-  it('the $default stage auto-deploys with throttling and JSON access logs that never log the path', () => {
+  it('the $default stage auto-deploys with JSON access logs that never log the path', () => {
     const stages = ofType('AWS::ApiGatewayV2::Stage');
     expect(stages).toHaveLength(1);
     const stage = stages[0]![1].Properties as Json;
     expect(stage.StageName).toBe('$default');
     expect(stage.AutoDeploy).toBe(true);
-    expect(stage.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
     expect(stage.AccessLogSettings.DestinationArn).toEqual({ 'Fn::GetAtt': [logicalId(stack.api.accessLogs), 'Arn'] });
     const format = JSON.parse(stage.AccessLogSettings.Format as string) as Record<string, string>;
     expect(format.requestId).toBe('$context.requestId');
     expect(Object.values(format)).not.toContain('$context.path');
+  });
+
+  it('Calendly\'s webhook route has its own, higher throttle (and detailed metrics); every user route gets the lower default', () => {
+    const [, stageRes] = ofType('AWS::ApiGatewayV2::Stage')[0]!;
+    const stage = stageRes.Properties as Json;
+    const webhookKeys = ROUTES.filter((r) => r.handler === 'webhook').map((r) => `${r.method} ${r.path}`);
+    expect(webhookKeys).toHaveLength(1);
+    expect(stage.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: THROTTLES.userRoutes.rateLimit, ThrottlingBurstLimit: THROTTLES.userRoutes.burstLimit });
+    // Only the webhook route overrides the default: every JWT route falls under it.
+    expect(Object.keys(stage.RouteSettings as Json)).toEqual(webhookKeys);
+    expect(stage.RouteSettings[webhookKeys[0]!]).toEqual({
+      ThrottlingRateLimit: THROTTLES.webhook.rateLimit,
+      ThrottlingBurstLimit: THROTTLES.webhook.burstLimit,
+      DetailedMetricsEnabled: true,
+    });
+    expect(THROTTLES.webhook.rateLimit).toBeGreaterThan(THROTTLES.userRoutes.rateLimit);
+    expect(THROTTLES.webhook.burstLimit).toBeGreaterThan(THROTTLES.userRoutes.burstLimit);
+    // The setting names a route key that must exist first, or CloudFormation fails the stage.
+    const routeIds = ofType('AWS::ApiGatewayV2::Route').filter(([, r]) => webhookKeys.includes(r.Properties.RouteKey)).map(([id]) => id);
+    expect(stageRes.DependsOn).toEqual(expect.arrayContaining(routeIds));
   });
 
   it('the API resource depends on no function (its URL is the functions\' PUBLIC_BASE_URL)', () => {
@@ -140,16 +253,20 @@ describe('HTTP API', () => {
     for (const name of ALL_LAMBDAS) expect(fnProps(name).Environment.Variables.PUBLIC_BASE_URL).toEqual({ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] });
   });
 
-  it('no CORS by default; corsAllowOrigins context enables it for those origins only', () => {
+  it('CORS comes from the AllowedOrigins parameter: empty = none, else those origins with Authorization and Content-Type', () => {
+    const params = template.toJSON().Parameters as Json;
+    expect(params.AllowedOrigins).toMatchObject({ Type: 'CommaDelimitedList', Default: '' });
     const [, api] = ofType('AWS::ApiGatewayV2::Api')[0]!;
-    expect(api.Properties.CorsConfiguration).toBeUndefined();
-    const withCors = Object.values(variantResources()).find((r) => r.Type === 'AWS::ApiGatewayV2::Api')!;
-    expect(withCors.Properties.CorsConfiguration).toMatchObject({
-      AllowOrigins: ['https://app.example.com'],
-      AllowHeaders: ['authorization', 'content-type'],
+    const cors = api.Properties.CorsConfiguration;
+    expect(resolveWith({}, cors)).toBeUndefined();
+    expect(resolveWith({ AllowedOrigins: '' }, cors)).toBeUndefined();
+    expect(resolveWith({ AllowedOrigins: 'https://app.example.com, https://admin.example.com' }, cors)).toEqual({
+      AllowOrigins: ['https://app.example.com', 'https://admin.example.com'],
       AllowMethods: ['GET', 'POST', 'DELETE'],
+      AllowHeaders: ['authorization', 'content-type'],
+      MaxAge: 3600,
     });
-  }, 60_000);
+  });
 
   it('route scopes come from the jwtScopes context and apply to JWT routes only', () => {
     const routes = Object.values(variantResources())
@@ -179,6 +296,14 @@ describe('Lambda functions', () => {
     // HTTP handlers answer within API Gateway's 30 s; the webhook within Calendly's 15 s.
     expect(FUNCTION_SETTINGS.webhook.timeout.toSeconds()).toBeLessThan(15);
     for (const r of ROUTES) expect(FUNCTION_SETTINGS[r.handler].timeout.toSeconds()).toBeLessThan(30);
+  });
+
+  it('the Node major the CI tests the handlers on (scripts/node24.sh) is the Lambda runtime\'s', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const script = await readFile(new URL('../../scripts/node24.sh', import.meta.url), 'utf8');
+    const major = /^MAJOR=(\d+)$/m.exec(script)?.[1];
+    expect(LAMBDA_RUNTIME.name).toBe(`nodejs${major}.x`);
+    for (const name of ALL_LAMBDAS) expect(fnProps(name).Runtime).toBe(LAMBDA_RUNTIME.name);
   });
 
   it('environment: Powertools and service settings for all; table, queue and secret variables only where granted', () => {
@@ -324,66 +449,73 @@ function schedulesRole() {
 describe('IAM: least privilege per function', () => {
   const roleId = (name: LambdaName) => logicalId(stack.functions[name].role);
 
-  it('no managed policies, no "*" actions or resources beyond the table-index and function-version wildcards grants generate', () => {
+  /** Names the resource a policy statement's Resource expression points at. */
+  function resourceName(r: unknown): string {
+    const j = JSON.stringify(r);
+    for (const key of Object.keys(TABLES) as TableKey[]) {
+      const id = tableLogicalId(key);
+      if (j === JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] })) return `table:${key}`;
+      const ix = /^\{"Fn::Join":\["",\[\{"Fn::GetAtt":\["([^"]+)","Arn"\]\},"\/index\/([^"*]+)"\]\]\}$/.exec(j);
+      if (ix && ix[1] === id) return `index:${key}/${ix[2]}`;
+    }
+    for (const q of ['sync', 'health'] as const) if (j === JSON.stringify({ 'Fn::GetAtt': [queueLogicalId(q), 'Arn'] })) return `queue:${q}`;
+    if (j === JSON.stringify({ Ref: logicalId(stack.appSecret) })) return 'secret';
+    if (j === JSON.stringify({ 'Fn::GetAtt': [schedulesDlq(), 'Arn'] })) return 'queue:healthScheduleDlq';
+    for (const name of ALL_LAMBDAS) if (j === JSON.stringify({ 'Fn::GetAtt': [logicalId(stack.functions[name].logGroup), 'Arn'] })) return `logs:${name}`;
+    return `unknown:${j}`;
+  }
+  /** Every (action, resource) pair the role's policies allow, as "action resource" strings. */
+  function allowed(name: LambdaName): string[] {
+    const out = new Set<string>();
+    for (const st of statementsOf(roleId(name))) {
+      expect(st.Effect).toBe('Allow');
+      expect(st.Condition, name).toBeUndefined();
+      for (const a of asList(st.Action as string)) for (const r of asList(st.Resource)) out.add(`${a} ${resourceName(r)}`);
+    }
+    return [...out].sort();
+  }
+  /** What lib/permissions.ts says, plus what is not the handler's code: its log group and the event source's poller. */
+  function expected(name: LambdaName): string[] {
+    const out = permissionsOf(name).map((p) =>
+      p.service === 'dynamodb' ? `${p.action} ${p.index ? `index:${p.table}/${p.index}` : `table:${p.table}`}` : p.service === 'sqs' ? `${p.action} queue:${p.queue}` : `${p.action} secret`,
+    );
+    for (const a of ['logs:CreateLogStream', 'logs:PutLogEvents']) out.push(`${a} logs:${name}`);
+    const consumed = ACCESS[name].consumes;
+    if (consumed) for (const a of EVENT_SOURCE_ACTIONS) out.push(`${a} queue:${consumed}`);
+    if (name === 'health-scheduler') for (const a of ASYNC_FAILURE_DESTINATION_ACTIONS) out.push(`${a} queue:healthScheduleDlq`);
+    return [...new Set(out)].sort();
+  }
+
+  it('each role allows exactly its row of lib/permissions.ts, its own log group and what Lambda does for it (event source, failure destination): nothing else', () => {
+    for (const name of ALL_LAMBDAS) expect(allowed(name), name).toEqual(expected(name));
+  });
+
+  it('no managed policies, no wildcard in any action or resource of a function role', () => {
+    for (const name of ALL_LAMBDAS) expect(resources[roleId(name)]!.Properties.ManagedPolicyArns, name).toBeUndefined();
+    for (const name of ALL_LAMBDAS) for (const st of statementsOf(roleId(name))) expect(JSON.stringify([st.Action, st.Resource]), name).not.toContain('*');
     for (const [, role] of ofType('AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
-    for (const [id, policy] of ofType('AWS::IAM::Policy')) {
-      for (const s of policy.Properties.PolicyDocument.Statement as Json[]) {
-        for (const a of asList(s.Action as string)) expect(a, id).not.toContain('*');
-        for (const r of asList(s.Resource)) {
-          expect(r, id).not.toBe('*');
-          const literals = JSON.stringify(r).match(/"[^"]*\*[^"]*"/g) ?? [];
-          for (const lit of literals) expect(['"/index/*"', '":*"'], `${id} ${lit}`).toContain(lit);
-        }
-      }
-    }
   });
 
-  it('each function reaches exactly the tables of its row in lib/permissions.ts, with the right kind of access', () => {
-    const reads = ['dynamodb:GetItem', 'dynamodb:Query'];
-    const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
+  it('what the review found too wide is gone: no Scan, streams, index/* or ConditionCheckItem; the health scheduler cannot write', () => {
+    const all = ALL_LAMBDAS.flatMap((n) => allowed(n).map((x) => `${n} ${x}`));
+    for (const banned of ['dynamodb:Scan', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:DescribeStream', 'dynamodb:ListStreams', 'dynamodb:ConditionCheckItem', 'dynamodb:DescribeTable', 'secretsmanager:DescribeSecret']) {
+      expect(all.filter((x) => x.includes(`${banned} `)), banned).toEqual([]);
+    }
+    expect(allowed('health-scheduler').filter((x) => x.startsWith('dynamodb:'))).toEqual(['dynamodb:Query index:connections/byCheckDue']);
+    expect(allowed('meetings').filter((x) => x.startsWith('dynamodb:'))).toEqual(['dynamodb:Query index:meetings/byStartTime']);
+    // The webhook never replays parked bodies, and never sees OAuth states or sync state.
+    const webhook = allowed('webhook');
+    expect(webhook.filter((x) => / table:(oauthStates|syncState)$/.test(x))).toEqual([]);
+    expect(webhook.filter((x) => x.endsWith('table:parkedWebhooks'))).toEqual(['dynamodb:PutItem table:parkedWebhooks']);
+  });
+
+  it('every table, queue URL and the secret ARN reach a function\'s environment only with a permission on it', () => {
     for (const name of ALL_LAMBDAS) {
-      const stmts = statementsOf(roleId(name));
-      for (const key of Object.keys(TABLES) as TableKey[]) {
-        const actions = actionsOn(stmts, tableLogicalId(key));
-        const mode = ACCESS[name].tables[key];
-        const label = `${name} on ${key}`;
-        if (!mode) {
-          expect([...actions], label).toEqual([]);
-          continue;
-        }
-        for (const a of reads) expect(actions.has(a), `${label} ${a}`).toBe(mode !== 'write');
-        for (const a of writes) expect(actions.has(a), `${label} ${a}`).toBe(mode !== 'read');
-      }
+      const env = JSON.stringify(fnProps(name).Environment.Variables);
+      for (const key of Object.keys(TABLES) as TableKey[]) expect(env.includes(`"${tableLogicalId(key)}"`), `${name} ${key}`).toBe(key in ACCESS[name].tables);
+      for (const q of ['sync', 'health'] as const) expect(env.includes(`"${queueLogicalId(q)}"`), `${name} ${q}`).toBe(ACCESS[name].sends.includes(q));
+      expect(env.includes(`"${logicalId(stack.appSecret)}"`), `${name} secret`).toBe(ACCESS[name].secret);
     }
-  });
-
-  it('the webhook function reads connections/webhookKeys, writes meetings/parked, and never touches oauthStates or syncState', () => {
-    const stmts = statementsOf(roleId('webhook'));
-    expect(actionsOn(stmts, tableLogicalId('oauthStates')).size).toBe(0);
-    expect(actionsOn(stmts, tableLogicalId('syncState')).size).toBe(0);
-    expect(actionsOn(stmts, tableLogicalId('connections')).has('dynamodb:PutItem')).toBe(false);
-    expect(actionsOn(stmts, tableLogicalId('webhookKeys')).has('dynamodb:GetItem')).toBe(true);
-    expect(actionsOn(stmts, tableLogicalId('meetings')).has('dynamodb:UpdateItem')).toBe(true);
-    expect(actionsOn(stmts, tableLogicalId('parkedWebhooks')).has('dynamodb:PutItem')).toBe(true);
-    expect(actionsOn(stmts, tableLogicalId('parkedWebhooks')).has('dynamodb:GetItem')).toBe(false);
-  });
-
-  it('queues: send only where listed, receive only on the consumed queue; secret only where needed; logs only to its own group', () => {
-    for (const name of ALL_LAMBDAS) {
-      const stmts = statementsOf(roleId(name));
-      for (const q of ['sync', 'health'] as const) {
-        const actions = actionsOn(stmts, queueLogicalId(q));
-        expect(actions.has('sqs:SendMessage'), `${name} send ${q}`).toBe(ACCESS[name].sends.includes(q));
-        expect(actions.has('sqs:ReceiveMessage'), `${name} receive ${q}`).toBe(ACCESS[name].consumes === q);
-      }
-      expect(actionsOn(stmts, logicalId(stack.appSecret)).has('secretsmanager:GetSecretValue'), `${name} secret`).toBe(ACCESS[name].secret);
-      const logActions = stmts.filter((s) => asList(s.Action as string).some((a) => a.startsWith('logs:')));
-      expect(logActions.length, name).toBeGreaterThan(0);
-      for (const s of logActions) expect(s.Resource).toEqual({ 'Fn::GetAtt': [logicalId(stack.functions[name].logGroup), 'Arn'] });
-    }
-    // ping touches nothing but its logs.
-    const pingActions = statementsOf(roleId('ping')).flatMap((s) => asList(s.Action as string));
-    expect(pingActions.every((a) => a.startsWith('logs:'))).toBe(true);
   });
 });
 
@@ -403,28 +535,134 @@ describe('app secret', () => {
   });
 });
 
-describe('alarms and outputs', () => {
-  it('alarms on every DLQ, every function\'s errors, parked webhooks and connections needing authorization', () => {
-    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties as Json);
-    const dlqIds = [logicalId(stack.queues.sync.deadLetterQueue), logicalId(stack.queues.health.deadLetterQueue), (schedulesDlq() as string)];
-    for (const dlq of dlqIds) {
-      expect(
-        alarms.some((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible' && JSON.stringify(a.Dimensions).includes(`"${dlq}"`) && a.Threshold === 1),
-        dlq,
-      ).toBe(true);
-    }
-    for (const name of ALL_LAMBDAS) {
-      expect(alarms.some((a) => a.MetricName === 'Errors' && a.Namespace === 'AWS/Lambda' && JSON.stringify(a.Dimensions).includes(`"${fnLogicalId(name)}"`)), name).toBe(true);
-    }
-    for (const metric of Object.values(CUSTOM_METRICS)) {
-      const a = alarms.find((x) => x.MetricName === metric)!;
-      expect(a, metric).toBeDefined();
-      expect(a.Namespace).toBe(METRICS_NAMESPACE);
-      expect(a.Dimensions).toEqual([{ Name: 'service', Value: SERVICE_NAME }]);
-      expect(a.Statistic).toBe('Sum');
+describe('alarms, their topic and the dashboard', () => {
+  const alarms = () => ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties as Json);
+  const topicId = () => logicalId(stack.monitoring.topic);
+  const customAlarms = (metricName: string) => alarms().filter((a) => a.Namespace === METRICS_NAMESPACE && a.MetricName === metricName);
+
+  it('every alarm notifies the stack\'s topic, when it fires and when it clears, and treats missing data as fine', () => {
+    expect(alarms().length).toBeGreaterThan(0);
+    for (const a of alarms()) {
+      expect(a.AlarmActions, a.AlarmDescription).toEqual([{ Ref: topicId() }]);
+      expect(a.OKActions, a.AlarmDescription).toEqual([{ Ref: topicId() }]);
       expect(a.TreatMissingData).toBe('notBreaching');
+      expect(a.ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
     }
-    expect(alarms).toHaveLength(3 + ALL_LAMBDAS.length + 2);
+  });
+
+  it('the topic is encrypted with a rotated key CloudWatch may use, refuses plain HTTP, and has an e-mail subscription only when AlarmEmail is set', () => {
+    const topic = resources[topicId()]!.Properties as Json;
+    const keyId = logicalId(stack.monitoring.topicKey);
+    expect(topic.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+    const key = resources[keyId]!.Properties as Json;
+    expect(key.EnableKeyRotation).toBe(true);
+    // Nothing outlives the stack that this key would unlock: deleted with it (after 7 days).
+    expect(resources[keyId]!.DeletionPolicy).toBe('Delete');
+    expect(key.PendingWindowInDays).toBe(7);
+    expect(key.KeyPolicy.Statement).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Effect: 'Allow' }),
+      ]),
+    );
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topicId() }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    const subs = ofType('AWS::SNS::Subscription');
+    expect(subs).toHaveLength(1);
+    const [, sub] = subs[0]!;
+    expect(sub.Properties).toEqual({ Protocol: 'email', Endpoint: { Ref: 'AlarmEmail' }, TopicArn: { Ref: topicId() } });
+    expect((template.toJSON().Parameters as Json).AlarmEmail).toMatchObject({ Type: 'String', Default: '' });
+    const exists = (AlarmEmail: string) => resolveWith({ AlarmEmail }, { Condition: sub.Condition });
+    expect(exists('')).toBe(false);
+    expect(exists('ops@example.com')).toBe(true);
+    const pattern = new RegExp((template.toJSON().Parameters as Json).AlarmEmail.AllowedPattern as string);
+    expect(pattern.test('')).toBe(true);
+    expect(pattern.test('ops@example.com')).toBe(true);
+    expect(pattern.test('not an address')).toBe(false);
+  });
+
+  it('the API\'s 5xx as API Gateway counts them', () => {
+    const [apiId] = ofType('AWS::ApiGatewayV2::Api')[0]!;
+    const a = alarms().filter((x) => x.Namespace === 'AWS/ApiGateway');
+    expect(a).toHaveLength(1);
+    expect(a[0]).toMatchObject({ MetricName: '5xx', Dimensions: [{ Name: 'ApiId', Value: { Ref: apiId } }], Statistic: 'Sum', Period: 300, Threshold: ALARM_RULES.api5xx.threshold });
+  });
+
+  it('handled failures: one alarm per function on HandledFailures {service, function}; workers (retried by SQS) less eager', () => {
+    const a = customAlarms(CUSTOM_METRICS.handledFailures.name);
+    expect(a).toHaveLength(ALL_LAMBDAS.length);
+    for (const name of ALL_LAMBDAS) {
+      const mine = a.filter((x) => JSON.stringify(x.Dimensions) === JSON.stringify([{ Name: FUNCTION_DIMENSION, Value: name }, { Name: 'service', Value: SERVICE_NAME }]));
+      expect(mine, name).toHaveLength(1);
+      const worker = (BACKGROUND_HANDLERS as readonly string[]).includes(name);
+      const rule = worker ? ALARM_RULES.handledFailuresWorker : ALARM_RULES.handledFailuresHttp;
+      expect(mine[0], name).toMatchObject({ Statistic: 'Sum', Period: rule.period.toSeconds(), Threshold: rule.threshold });
+    }
+    expect(CUSTOM_METRICS.handledFailures.dimensions).toEqual(['service', FUNCTION_DIMENSION]);
+  });
+
+  it('unhandled Lambda errors, per function', () => {
+    for (const name of ALL_LAMBDAS) {
+      const a = alarms().filter((x) => x.MetricName === 'Errors' && x.Namespace === 'AWS/Lambda' && JSON.stringify(x.Dimensions).includes(`"${fnLogicalId(name)}"`));
+      expect(a, name).toHaveLength(1);
+    }
+  });
+
+  it('the oldest message on each work queue, and any message in each DLQ', () => {
+    const age = alarms().filter((a) => a.MetricName === 'ApproximateAgeOfOldestMessage');
+    expect(age).toHaveLength(2);
+    for (const q of ['sync', 'health'] as const) {
+      const a = age.find((x) => JSON.stringify(x.Dimensions).includes(`"${queueLogicalId(q)}"`))!;
+      expect(a, q).toBeDefined();
+      expect(a.Statistic).toBe('Maximum');
+      // Longer than a failed record's way back (visibility timeout), shorter than its way to the DLQ.
+      const visibility = resources[queueLogicalId(q)]!.Properties.VisibilityTimeout as number;
+      expect(a.Threshold).toBeGreaterThan(visibility);
+      expect(a.Threshold).toBeLessThan(5 * visibility + 15 * 60);
+    }
+    const dlqIds = [logicalId(stack.queues.sync.deadLetterQueue), logicalId(stack.queues.health.deadLetterQueue), schedulesDlq() as string];
+    const depth = alarms().filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
+    expect(depth).toHaveLength(dlqIds.length);
+    for (const dlq of dlqIds) expect(depth.some((a) => JSON.stringify(a.Dimensions).includes(`"${dlq}"`) && a.Threshold === 1), dlq).toBe(true);
+  });
+
+  it('parked webhooks and given-up syncs on their first occurrence', () => {
+    for (const m of [CUSTOM_METRICS.parkedWebhooks, CUSTOM_METRICS.syncRunsGivenUp]) {
+      const a = customAlarms(m.name);
+      expect(a, m.name).toHaveLength(1);
+      expect(a[0]).toMatchObject({ Dimensions: [{ Name: 'service', Value: SERVICE_NAME }], Statistic: 'Sum', Threshold: 1 });
+    }
+  });
+
+  it('ConnectionsAuthorizationRequired: a count per hour against the AuthorizationRequiredAlarmThreshold parameter (default 10)', () => {
+    const a = customAlarms(CUSTOM_METRICS.connectionsAuthorizationRequired.name);
+    expect(a).toHaveLength(1);
+    expect(a[0]).toMatchObject({ Dimensions: [{ Name: 'service', Value: SERVICE_NAME }], Statistic: 'Sum', Period: 3600, Threshold: { Ref: 'AuthorizationRequiredAlarmThreshold' } });
+    expect((template.toJSON().Parameters as Json).AuthorizationRequiredAlarmThreshold).toMatchObject({ Type: 'Number', Default: 10, MinValue: 1 });
+  });
+
+  it('no alarm watches a custom metric outside the contract of lib/metrics.ts', () => {
+    const known = new Map(Object.values(CUSTOM_METRICS).map((m) => [m.name, [...m.dimensions].sort()]));
+    for (const a of alarms().filter((x) => x.Namespace === METRICS_NAMESPACE)) {
+      expect(known.has(a.MetricName), a.MetricName).toBe(true);
+      expect((a.Dimensions as Json[]).map((d) => d.Name).sort(), a.MetricName).toEqual(known.get(a.MetricName));
+    }
+    expect(alarms()).toHaveLength(3 + 2 + 2 * ALL_LAMBDAS.length + 1 + 3);
+  });
+
+  it('a dashboard of the flows: API 4xx/5xx, deliveries, syncs, health checks, errors per function, queue ages, alarms', () => {
+    const dashboards = ofType('AWS::CloudWatch::Dashboard');
+    expect(dashboards).toHaveLength(1);
+    const [, d] = dashboards[0]!;
+    expect(d.Properties.DashboardName).toBeUndefined();
+    const body = JSON.stringify(d.Properties.DashboardBody);
+    for (const title of ['API requests, 4xx, 5xx', 'Webhook deliveries (Calendly)', 'Syncs', 'Health checks', 'Queues: age of oldest message (s)', 'Handled failures per function', 'Lambda errors and throttles', 'Alarms']) {
+      expect(body, title).toContain(title);
+    }
+    for (const m of Object.values(CUSTOM_METRICS)) expect(body, m.name).toContain(m.name);
+    for (const q of ['sync', 'health'] as const) expect(body).toContain(`"${queueLogicalId(q)}"`);
+    expect(body).toContain('webhooks calendly');
   });
 
   it('outputs the API URL, the OAuth redirect URI and webhook base to register at Calendly, and the secret ARN', () => {
@@ -435,6 +673,8 @@ describe('alarms and outputs', () => {
     expect(outputs.OAuthRedirectUri.Value).toEqual({ 'Fn::Join': ['', [endpoint, '/oauth/calendly/callback']] });
     expect(outputs.WebhookBaseUrl.Value).toEqual({ 'Fn::Join': ['', [endpoint, '/webhooks/calendly/']] });
     expect(outputs.AppSecretArn.Value).toEqual({ Ref: logicalId(stack.appSecret) });
+    expect(outputs.AlarmTopicArn.Value).toEqual({ Ref: logicalId(stack.monitoring.topic) });
+    expect(outputs.DashboardName.Value).toEqual({ Ref: logicalId(stack.monitoring.dashboard) });
   });
 });
 function schedulesDlq() {
