@@ -1,12 +1,14 @@
 /**
  * GET/POST /oauth/authorize: checks the request, then either redirects at once (auto-approve)
- * or shows the consent page whose form posts the person's decision back here.
+ * or shows the consent page whose form posts the person's decision back here. The code records
+ * the scopes the person granted: the requested ones less those they unticked.
  */
 import { renderConsentPage } from './consent.js';
 import { CODE_TTL_MS, type Ctx, type UserRec } from './records.js';
 import type { SandboxState } from './state.js';
+import { grantedScopes, requestedScopes } from './scopes.js';
 import { listUsers } from './users.js';
-import { oauthError, opaque, type Reply } from './util.js';
+import { oauthError, opaque, ReplyError, type Reply } from './util.js';
 
 interface AuthorizeRequest {
   clientId: string;
@@ -59,15 +61,26 @@ function consentingUser(s: SandboxState, email: string | null | undefined): User
   return s.requireUser(s.lastUserUri);
 }
 
-/** The redirect a browser would follow after Allow/Deny (or auto-approve). */
-export function decide(s: SandboxState, params: URLSearchParams, decision: 'allow' | 'deny', email?: string | null): string {
+/**
+ * The redirect a browser would follow after Allow/Deny (or auto-approve). `declined`: the
+ * requested scopes the person unticked (default: the sandbox's declinedScopes setting).
+ */
+export function decide(s: SandboxState, params: URLSearchParams, decision: 'allow' | 'deny', email?: string | null, declined: string[] = s.declinedScopes): string {
   const p = parseAuthorize(s, params);
   if (decision === 'deny') return redirectWith(s, p.redirectUri, p.state, { error: 'access_denied', error_description: 'The resource owner denied the request.' });
   if (p.responseType !== 'code') return redirectWith(s, p.redirectUri, p.state, { error: 'unsupported_response_type' });
   if (p.challenge !== null && p.method !== 'S256') return redirectWith(s, p.redirectUri, p.state, { error: 'invalid_request', error_description: 'code_challenge_method must be S256' });
+  let requested: string[] | null;
+  try {
+    requested = requestedScopes(params);
+  } catch (err) {
+    if (!(err instanceof ReplyError)) throw err;
+    return redirectWith(s, p.redirectUri, p.state, err.reply.json as Record<string, string>);
+  }
   const user = consentingUser(s, email ?? p.userHint);
   const code = opaque(24);
-  s.codes.set(code, { clientId: p.clientId, redirectUri: p.redirectUri, challenge: p.challenge, userUri: user.uri, expiresAt: s.now() + CODE_TTL_MS, used: false });
+  const scopes = grantedScopes(s, requested, declined);
+  s.codes.set(code, { clientId: p.clientId, redirectUri: p.redirectUri, challenge: p.challenge, userUri: user.uri, expiresAt: s.now() + CODE_TTL_MS, used: false, scopes });
   return redirectWith(s, p.redirectUri, p.state, { code });
 }
 
@@ -75,10 +88,24 @@ export function authorizeGet(s: SandboxState, ctx: Ctx): Reply {
   const p = parseAuthorize(s, ctx.query);
   if (s.autoApprove) return { status: 302, headers: { location: decide(s, ctx.query, 'allow') } };
   const selected = p.userHint ? s.usersByEmail.get(p.userHint.toLowerCase())?.email : s.users.get(s.lastUserUri)?.email;
+  let requested: string[] | null;
+  try {
+    requested = requestedScopes(ctx.query);
+  } catch (err) {
+    if (!(err instanceof ReplyError)) throw err;
+    return { status: 302, headers: { location: redirectWith(s, p.redirectUri, p.state, err.reply.json as Record<string, string>) } };
+  }
   return {
     status: 200,
     contentType: 'text/html; charset=utf-8',
-    text: renderConsentPage({ appName: `Sandbox app (${s.clientId})`, params: ctx.query, users: listUsers(s), selected: selected ?? null }),
+    text: renderConsentPage({
+      appName: `Sandbox app (${s.clientId})`,
+      params: ctx.query,
+      users: listUsers(s),
+      selected: selected ?? null,
+      scopes: requested ?? [],
+      unscoped: s.quirks.unscopedGrant,
+    }),
   };
 }
 
@@ -86,7 +113,19 @@ export function authorizePost(s: SandboxState, ctx: Ctx): Reply {
   const form = new URLSearchParams(ctx.body.toString('utf8'));
   const decision = form.get('decision') === 'allow' ? 'allow' : 'deny';
   const email = form.get('sandbox_user');
-  form.delete('decision');
-  form.delete('sandbox_user');
-  return { status: 302, headers: { location: decide(s, form, decision, email) } };
+  // The page lists each requested scope as a checkbox named `grant`; an unticked box is simply
+  // absent from the form. `scope_choice` says the form came from that page (a post without it,
+  // e.g. a script, grants what was requested).
+  const fromPage = form.get('scope_choice') === '1';
+  const ticked = form.getAll('grant');
+  for (const k of ['decision', 'sandbox_user', 'scope_choice', 'grant']) form.delete(k);
+  let declined: string[] | undefined;
+  if (fromPage) {
+    try {
+      declined = (requestedScopes(form) ?? []).filter((x) => !ticked.includes(x));
+    } catch {
+      declined = undefined; // decide() answers the invalid scope
+    }
+  }
+  return { status: 302, headers: { location: decide(s, form, decision, email, declined ?? s.declinedScopes) } };
 }

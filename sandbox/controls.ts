@@ -2,10 +2,10 @@
  * JSON controls under /__sandbox, so a browser settings page (or curl) can drive the same
  * sandbox tests drive in-process.
  */
-import type { Ctx } from './records.js';
+import { PLAN_LIMITS, type Ctx } from './records.js';
 import { route, type Route } from './router.js';
 import type { SandboxState } from './state.js';
-import type { FaultSpec, Sandbox } from './types.js';
+import type { FaultSpec, Sandbox, UserPlan, UserRole } from './types.js';
 import type { Reply } from './util.js';
 
 export function controlRoutes(sb: () => Sandbox, state: SandboxState): Route[] {
@@ -21,6 +21,9 @@ export function controlRoutes(sb: () => Sandbox, state: SandboxState): Route[] {
     return v;
   };
   const ok = (json: unknown): Reply => ({ status: 200, json });
+  const role = (v: unknown): UserRole | undefined => (v === 'user' || v === 'admin' || v === 'owner' ? v : undefined);
+  const plan = (v: unknown): UserPlan | undefined => (v === 'free' || v === 'paid' ? v : undefined);
+  const rateLimits = () => ({ api: state.apiLimit, plans: PLAN_LIMITS, defaultPlan: state.defaultPlan, token: state.tokenLimit });
   return [
     route('GET', '/__sandbox/state', () =>
       ok({
@@ -29,7 +32,8 @@ export function controlRoutes(sb: () => Sandbox, state: SandboxState): Route[] {
         now: new Date(sb().now()).toISOString(),
         autoApprove: state.autoApprove,
         signingMode: state.signingMode,
-        rateLimits: { api: state.apiLimit, token: state.tokenLimit },
+        rateLimits: rateLimits(),
+        declinedScopes: state.declinedScopes,
         quirks: state.quirks,
         users: sb().users(),
         webhooks: sb().webhooks(),
@@ -40,7 +44,28 @@ export function controlRoutes(sb: () => Sandbox, state: SandboxState): Route[] {
     route('GET', '/__sandbox/users', () => ok(sb().users())),
     route('POST', '/__sandbox/users', (c) => {
       const b = body(c);
-      return ok(sb().createUser({ email: str(b, 'email'), ...(typeof b.name === 'string' ? { name: b.name } : {}), ...(typeof b.organization === 'string' ? { organization: b.organization } : {}) }));
+      const r = role(b.role);
+      const p = plan(b.plan);
+      return ok(
+        sb().createUser({
+          email: str(b, 'email'),
+          ...(typeof b.name === 'string' ? { name: b.name } : {}),
+          ...(typeof b.organization === 'string' ? { organization: b.organization } : {}),
+          ...(r ? { role: r } : {}),
+          ...(p ? { plan: p } : {}),
+        }),
+      );
+    }),
+    route('POST', '/__sandbox/users/update', (c) => {
+      const b = body(c);
+      const uri = str(b, 'userUri');
+      const r = role(b.role);
+      const p = plan(b.plan);
+      if (b.role !== undefined && !r) throw new Error('role must be user, admin or owner');
+      if (b.plan !== undefined && !p) throw new Error('plan must be free or paid');
+      if (r) sb().setUserRole(uri, r);
+      if (p) sb().setUserPlan(uri, p);
+      return ok(sb().users().find((u) => u.uri === uri));
     }),
     route('POST', '/__sandbox/approve', (c) => {
       const b = body(c);
@@ -92,6 +117,7 @@ export function controlRoutes(sb: () => Sandbox, state: SandboxState): Route[] {
     }),
     route('GET', '/__sandbox/deliveries', () => ok(sb().deliveries())),
     route('POST', '/__sandbox/deliveries/retry', async () => ok(await sb().retryFailedDeliveries())),
+    route('POST', '/__sandbox/deliveries/advance', async (c) => ok(await sb().advanceDeliveries(Number(body(c).ms ?? 0)))),
     route('GET', '/__sandbox/calls', () => ok(sb().calls())),
     route('DELETE', '/__sandbox/calls', () => {
       sb().resetCalls();
@@ -118,12 +144,14 @@ export function controlRoutes(sb: () => Sandbox, state: SandboxState): Route[] {
     route('POST', '/__sandbox/settings', (c) => {
       const b = body(c);
       if (typeof b.autoApprove === 'boolean') sb().setAutoApprove(b.autoApprove);
-      if (b.signingMode === 'app' || b.signingMode === 'hook') sb().setSigningMode(b.signingMode);
-      if (typeof b.apiRateLimit === 'number' || typeof b.tokenRateLimit === 'number') {
-        sb().setRateLimits({ ...(typeof b.apiRateLimit === 'number' ? { api: b.apiRateLimit } : {}), ...(typeof b.tokenRateLimit === 'number' ? { token: b.tokenRateLimit } : {}) });
+      if (b.signingMode === 'auto' || b.signingMode === 'app' || b.signingMode === 'hook') sb().setSigningMode(b.signingMode);
+      const api = typeof b.apiRateLimit === 'number' || b.apiRateLimit === null ? b.apiRateLimit : undefined;
+      if (api !== undefined || typeof b.tokenRateLimit === 'number') {
+        sb().setRateLimits({ ...(api !== undefined ? { api } : {}), ...(typeof b.tokenRateLimit === 'number' ? { token: b.tokenRateLimit } : {}) });
       }
+      if (Array.isArray(b.declinedScopes)) sb().setDeclinedScopes(b.declinedScopes.filter((x): x is string => typeof x === 'string'));
       if (b.quirks && typeof b.quirks === 'object') sb().setQuirks(b.quirks as Record<string, never>);
-      return ok({ autoApprove: state.autoApprove, signingMode: state.signingMode, quirks: state.quirks, rateLimits: { api: state.apiLimit, token: state.tokenLimit } });
+      return ok({ autoApprove: state.autoApprove, signingMode: state.signingMode, quirks: state.quirks, rateLimits: rateLimits(), declinedScopes: state.declinedScopes });
     }),
   ];
 }

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { decide } from './authorize.js';
 import { book, cancel, markNoShow, reschedule, seedEvents, unmarkNoShow } from './booking.js';
 import { controlRoutes } from './controls.js';
-import { deliveryLog, retryFailedDeliveries } from './deliveries.js';
+import { advanceDeliveries, deliveryLog, retryFailedDeliveries } from './deliveries.js';
 import { Faults } from './faults.js';
 import { restoreSnapshot, takeSnapshot } from './persist.js';
 import { getEventView, getInviteeView } from './scheduled-events.js';
@@ -18,9 +18,9 @@ import { apiRoutes, createSandboxServer } from './server.js';
 import { parseSandboxSnapshot, SandboxSnapshotError } from './snapshot.js';
 import { SandboxState } from './state.js';
 import { deleteWebhookAtCalendly, disableWebhook, webhookViews } from './subscriptions.js';
-import { expireAccessTokens, revokeAllTokens } from './tokens.js';
-import type { Sandbox, SandboxOptions } from './types.js';
-import { createUser, listUsers, userByEmail } from './users.js';
+import { expireAccessTokens, mintTokens, revokeAllTokens } from './tokens.js';
+import type { CreateUserInput, Sandbox, SandboxOptions } from './types.js';
+import { createUser, listUsers, setUserPlan, setUserRole, userByEmail } from './users.js';
 
 export * from './types.js';
 export { ACCESS_TOKEN_TTL_S, CODE_TTL_MS, DISABLE_AFTER_MS, VALID_EVENTS } from './records.js';
@@ -60,14 +60,20 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     snapshot: () => takeSnapshot(s),
     now: () => s.now(),
     advance: (ms: number) => s.clock.advance(ms),
-    createUser: (input: { email: string; name?: string; organization?: string }) => createUser(s, input),
+    createUser: (input: CreateUserInput) => createUser(s, input),
+    setUserPlan: (u, plan) => setUserPlan(s, u, plan),
+    setUserRole: (u, role) => setUserRole(s, u, role),
     users: () => listUsers(s),
     userByEmail: (email: string) => userByEmail(s, email),
-    approve: (authorizeUrl: string, o: { email?: string } = {}) => decide(s, new URL(authorizeUrl).searchParams, 'allow', o.email),
+    approve: (authorizeUrl: string, o: { email?: string; decline?: string[] } = {}) => decide(s, new URL(authorizeUrl).searchParams, 'allow', o.email, o.decline),
     deny: (authorizeUrl: string) => decide(s, new URL(authorizeUrl).searchParams, 'deny'),
     setAutoApprove: (on: boolean) => {
       s.autoApprove = on;
     },
+    setDeclinedScopes: (scopes: string[]) => {
+      s.declinedScopes = [...scopes];
+    },
+    mintTokens: (u: string, o: { scopes?: string[] } = {}) => mintTokens(s, u, o.scopes),
     expireAccessTokens: (u: string) => expireAccessTokens(s, u),
     revokeAllTokens: (u: string) => revokeAllTokens(s, u),
     book: (input) => book(s, input),
@@ -89,6 +95,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     },
     deliveries: (f) => deliveryLog(s, f),
     retryFailedDeliveries: () => retryFailedDeliveries(s),
+    advanceDeliveries: (ms: number) => advanceDeliveries(s, ms),
     pendingDeliveries: () => s.pending.length,
     inject: (f) => faults.inject(f),
     clearFaults: () => faults.clear(),

@@ -39,7 +39,11 @@ export function restoreSnapshot(s: SandboxState, snapshot: SandboxSnapshot): voi
   s.clock.offset = rebased.clockOffsetMs;
   const behind = rebased.savedAt - s.now();
   if (behind > 0) s.clock.offset += behind;
-  for (const u of rebased.users) {
+  const orgsSeen = new Set<string>();
+  for (const saved of rebased.users) {
+    // Version 1 had no roles or plans: the first user of an organization owns it.
+    const u = { ...saved, role: saved.role ?? (orgsSeen.has(saved.organization) ? 'user' : 'owner'), plan: saved.plan ?? s.defaultPlan };
+    orgsSeen.add(u.organization);
     s.users.set(u.uri, u);
     s.usersByEmail.set(u.email, u);
   }
@@ -48,7 +52,13 @@ export function restoreSnapshot(s: SandboxState, snapshot: SandboxSnapshot): voi
   for (const h of rebased.hooks) s.hooks.set(h.uuid, h);
   for (const i of rebased.invitees) s.invitees.set(i.uuid, i);
   for (const e of rebased.events) indexEvent(s, e);
-  s.pending = rebased.pendingDeliveries.map((p) => ({ ...p }));
+  const now = s.now();
+  s.pending = rebased.pendingDeliveries.map((p) => ({
+    ...p,
+    createdAt: p.createdAt ?? now,
+    firstT: p.firstT ?? Math.floor(now / 1000),
+    nextAttemptAt: p.nextAttemptAt ?? now,
+  }));
   s.deliverySeq = rebased.deliverySeq;
 }
 

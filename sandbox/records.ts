@@ -6,7 +6,12 @@ import type { SandboxUser } from './types.js';
 
 export const ACCESS_TOKEN_TTL_S = 7200;
 export const CODE_TTL_MS = 10 * 60_000;
+/** Calendly retries a failing delivery for 24 h, then disables the subscription. */
 export const DISABLE_AFTER_MS = 24 * 3600_000;
+/** First retry one minute after a failure, then twice as long each time. */
+export const FIRST_RETRY_MS = 60_000;
+/** API requests per user per minute by plan. */
+export const PLAN_LIMITS = { free: 50, paid: 500 } as const;
 
 export const VALID_EVENTS = [
   'invitee.created',
@@ -39,6 +44,8 @@ export interface CodeRec {
   userUri: string;
   expiresAt: number;
   used: boolean;
+  /** Scopes the person granted (see scopes.ts; ['default'] = an app from before scopes). */
+  scopes: string[];
 }
 
 export interface TokenRec {
@@ -50,6 +57,7 @@ export interface TokenRec {
   exp: number | null; // seconds (access only)
   revoked: boolean;
   used: boolean; // refresh tokens: spent by a rotation
+  scopes: string[]; // granted at consent; kept by every refresh
 }
 
 export interface HookRec {
@@ -113,6 +121,12 @@ export interface PendingDelivery {
   event: string;
   payload: unknown;
   attempts: number;
+  /** The envelope's created_at (epoch ms): the same on every attempt. */
+  createdAt: number;
+  /** The first attempt's signature time (epoch s), reused by retries unless the quirk says fresh. */
+  firstT: number;
+  /** When the next retry is due (sandbox epoch ms). */
+  nextAttemptAt: number;
 }
 
 export interface Ctx {

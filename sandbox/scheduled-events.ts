@@ -1,5 +1,9 @@
-/** GET /scheduled_events (filters, sort, keyset pages), one event, its invitees and one invitee. */
-import { authenticate } from './api-auth.js';
+/**
+ * GET /scheduled_events (filters, sort, keyset pages), one event, its invitees and one invitee.
+ * All need `scheduled_events:read`. Who may list what: `user` alone is for your own events;
+ * `organization` (alone, or with another member's `user`) needs an admin or owner.
+ */
+import { authenticate, permissionDenied } from './api-auth.js';
 import type { Ctx, EventRec, UserRec } from './records.js';
 import { eventJson, inviteeJson, userEvents } from './resources.js';
 import type { SandboxState } from './state.js';
@@ -7,12 +11,17 @@ import { apiError, invalidArgument, lastSegment, notFound, paginate, pagination,
 
 const cannotView = () => apiError(403, 'Permission Denied', 'You are not allowed to view this event');
 
+const isAdmin = (u: UserRec) => u.role !== 'user';
+
+/** Your own events, or (admins and owners) any event of your organization. */
 function canSee(me: UserRec, e: EventRec): boolean {
-  return e.userUri === me.uri || e.orgUri === me.organization;
+  return e.userUri === me.uri || (e.orgUri === me.organization && isAdmin(me));
 }
 
+const SCOPE = 'scheduled_events:read';
+
 export function listEvents(s: SandboxState, ctx: Ctx): Reply {
-  const me = authenticate(s, ctx);
+  const me = authenticate(s, ctx, SCOPE);
   const q = ctx.query;
   const user = q.get('user');
   const organization = q.get('organization');
@@ -33,12 +42,17 @@ export function listEvents(s: SandboxState, ctx: Ctx): Reply {
   const max = timeParam('max_start_time');
   const count = parseCount(q.get('count'));
   if (details.length) throw invalidArgument(details);
-  if (organization && organization !== me.organization) throw apiError(403, 'Permission Denied', 'You do not have permission to access this resource.');
+  const askOrganization = () => apiError(403, 'Permission Denied', 'Please also specify organization when requesting events for a user within your organization.');
+  if (organization && organization !== me.organization) throw permissionDenied();
   if (user && user !== me.uri) {
     const target = s.users.get(user);
-    if (!organization) throw apiError(403, 'Permission Denied', 'Please also specify organization when requesting events for a user within your organization.');
+    if (!organization) throw askOrganization();
     if (!target || target.organization !== me.organization) throw apiError(403, 'Permission Denied', 'This user is not in your organization');
   }
+  if (user === me.uri && !organization && s.quirks.eventsNeedOrganization) throw askOrganization();
+  // The organization filter is an admin's tool; the quirk lets a member pair it with themselves.
+  const ownWithOrg = user === me.uri && s.quirks.eventsNeedOrganization;
+  if (organization && !isAdmin(me) && !ownWithOrg) throw permissionDenied();
   const email = q.get('invitee_email')?.toLowerCase() ?? null;
   let source: EventRec[];
   if (user) source = userEvents(s, user);
@@ -65,7 +79,7 @@ export function listEvents(s: SandboxState, ctx: Ctx): Reply {
 }
 
 export function getEventApi(s: SandboxState, ctx: Ctx): Reply {
-  const me = authenticate(s, ctx);
+  const me = authenticate(s, ctx, SCOPE);
   const e = s.events.get(ctx.params[0] ?? '');
   if (!e) throw notFound();
   if (!canSee(me, e)) throw cannotView();
@@ -73,7 +87,7 @@ export function getEventApi(s: SandboxState, ctx: Ctx): Reply {
 }
 
 export function listInvitees(s: SandboxState, ctx: Ctx): Reply {
-  const me = authenticate(s, ctx);
+  const me = authenticate(s, ctx, SCOPE);
   const e = s.events.get(ctx.params[0] ?? '');
   if (!e) throw notFound();
   if (!canSee(me, e)) throw cannotView();
@@ -99,7 +113,7 @@ export function listInvitees(s: SandboxState, ctx: Ctx): Reply {
 }
 
 export function getInviteeApi(s: SandboxState, ctx: Ctx): Reply {
-  const me = authenticate(s, ctx);
+  const me = authenticate(s, ctx, SCOPE);
   const e = s.events.get(ctx.params[0] ?? '');
   const i = s.invitees.get(ctx.params[1] ?? '');
   if (!e || !i || i.eventUuid !== e.uuid) throw notFound();

@@ -6,7 +6,7 @@
  */
 import { SandboxClock } from './clock.js';
 import type { CodeRec, EventRec, HookRec, InviteeRec, PendingDelivery, TokenRec, UserRec } from './records.js';
-import { DEFAULT_QUIRKS, type DeliveryRecord, type SandboxOptions, type SandboxQuirks, type SigningMode } from './types.js';
+import { DEFAULT_QUIRKS, type DeliveryRecord, type SandboxOptions, type SandboxQuirks, type SigningMode, type UserPlan } from './types.js';
 import { opaque, RateWindows, secret } from './util.js';
 
 export class SandboxState {
@@ -17,8 +17,12 @@ export class SandboxState {
   quirks: SandboxQuirks;
   signingMode: SigningMode;
   autoApprove: boolean;
-  apiLimit: number;
+  /** One API limit for every user, or null: each user's plan decides (50 Free / 500 paid). */
+  apiLimit: number | null;
   tokenLimit: number;
+  defaultPlan: UserPlan;
+  /** Scopes the auto-approve path leaves unticked. */
+  declinedScopes: string[];
   readonly deliveryTimeoutMs: number;
   readonly redirectUris: string[] | undefined;
   readonly clock: SandboxClock;
@@ -44,10 +48,12 @@ export class SandboxState {
     this.clientSecret = opts.clientSecret ?? saved?.clientSecret ?? secret(24);
     this.webhookSigningKey = opts.webhookSigningKey ?? saved?.webhookSigningKey ?? opaque(32);
     this.quirks = { ...DEFAULT_QUIRKS, ...opts.quirks };
-    this.signingMode = opts.signingMode ?? 'app';
+    this.signingMode = opts.signingMode ?? 'auto';
     this.autoApprove = opts.autoApprove ?? true;
-    this.apiLimit = opts.apiRateLimit ?? 500;
+    this.apiLimit = opts.apiRateLimit ?? null;
     this.tokenLimit = opts.tokenRateLimit ?? 8;
+    this.defaultPlan = opts.defaultPlan ?? 'free';
+    this.declinedScopes = [...(opts.declinedScopes ?? [])];
     this.deliveryTimeoutMs = opts.deliveryTimeoutMs ?? 10_000;
     this.redirectUris = opts.redirectUris;
     this.clock = new SandboxClock(opts.now);

@@ -2,13 +2,13 @@
  * Webhook subscriptions: POST/GET/DELETE /webhook_subscriptions (validation, 409 on a duplicate
  * callback URL, pagination) and the controls that disable or delete one "at Calendly".
  */
-import { authenticate } from './api-auth.js';
+import { authenticate, permissionDenied } from './api-auth.js';
 import { VALID_EVENTS, type Ctx, type HookRec } from './records.js';
 import type { SandboxState } from './state.js';
 import type { WebhookView } from './types.js';
 import { apiError, invalidArgument, iso, lastSegment, notFound, opaque, paginate, pagination, parseCount, uuid, type Reply } from './util.js';
 
-const forbidden = () => apiError(403, 'Permission Denied', 'You do not have permission to access this resource.');
+const forbidden = permissionDenied;
 
 function hookJson(h: HookRec, withKey = false) {
   return {
@@ -39,7 +39,7 @@ function jsonBody(ctx: Ctx): Record<string, unknown> {
 }
 
 export function createWebhook(s: SandboxState, ctx: Ctx): Reply {
-  const me = authenticate(s, ctx);
+  const me = authenticate(s, ctx, 'webhooks:write');
   const body = jsonBody(ctx);
   const details: { parameter: string; message: string }[] = [];
   const str = (k: string) => (typeof body[k] === 'string' && (body[k] as string).length > 0 ? (body[k] as string) : null);
@@ -64,6 +64,8 @@ export function createWebhook(s: SandboxState, ctx: Ctx): Reply {
   if (body.signing_key !== undefined && typeof body.signing_key !== 'string') details.push({ parameter: 'signing_key', message: 'must be a string' });
   if (details.length) throw invalidArgument(details);
   if (organization !== me.organization || (scope === 'user' && user !== me.uri)) throw forbidden();
+  // Organization-wide subscriptions need an admin or owner.
+  if (scope === 'organization' && me.role === 'user') throw forbidden();
   if (scope === 'group') throw invalidArgument([{ parameter: 'group', message: 'is invalid' }]);
   if (s.quirks.conflictOnDuplicate) {
     for (const h of s.hooks.values()) {
@@ -97,7 +99,7 @@ export function createWebhook(s: SandboxState, ctx: Ctx): Reply {
 }
 
 export function listWebhooks(s: SandboxState, ctx: Ctx): Reply {
-  const me = authenticate(s, ctx);
+  const me = authenticate(s, ctx, 'webhooks:read');
   const q = ctx.query;
   const details: { parameter: string; message: string }[] = [];
   const organization = q.get('organization');
@@ -112,7 +114,7 @@ export function listWebhooks(s: SandboxState, ctx: Ctx): Reply {
   if (!['created_at:asc', 'created_at:desc'].includes(sort)) details.push({ parameter: 'sort', message: 'is invalid' });
   const count = parseCount(q.get('count'));
   if (details.length) throw invalidArgument(details);
-  if (organization !== me.organization) throw forbidden();
+  if (organization !== me.organization || (scope === 'organization' && me.role === 'user')) throw forbidden();
   const desc = sort.endsWith(':desc');
   const list = [...s.hooks.values()]
     .filter((h) => h.organization === organization && h.scope === scope && (scope !== 'user' || h.user === user))
@@ -124,8 +126,8 @@ export function listWebhooks(s: SandboxState, ctx: Ctx): Reply {
   };
 }
 
-function visibleHook(s: SandboxState, ctx: Ctx): HookRec {
-  const me = authenticate(s, ctx);
+function visibleHook(s: SandboxState, ctx: Ctx, scope: 'webhooks:read' | 'webhooks:write'): HookRec {
+  const me = authenticate(s, ctx, scope);
   const h = s.hooks.get(ctx.params[0] ?? '');
   if (!h) throw notFound();
   if (h.organization !== me.organization) throw forbidden();
@@ -133,11 +135,11 @@ function visibleHook(s: SandboxState, ctx: Ctx): HookRec {
 }
 
 export function getWebhook(s: SandboxState, ctx: Ctx): Reply {
-  return { status: 200, json: { resource: hookJson(visibleHook(s, ctx)) } };
+  return { status: 200, json: { resource: hookJson(visibleHook(s, ctx, 'webhooks:read')) } };
 }
 
 export function deleteWebhook(s: SandboxState, ctx: Ctx): Reply {
-  removeHook(s, visibleHook(s, ctx));
+  removeHook(s, visibleHook(s, ctx, 'webhooks:write'));
   return s.quirks.webhookDeleteStatus === 204 ? { status: 204 } : { status: 200, json: {} };
 }
 

@@ -1,10 +1,13 @@
 /**
  * POST /oauth/token, /oauth/revoke and /oauth/introspect: code exchange, single-use rotating
- * refresh tokens, client authentication and the per-user token rate limit; plus the controls
- * that expire or revoke a user's tokens.
+ * refresh tokens (a refresh keeps the granted scopes and, by default, revokes the previous
+ * access token at once), client authentication and the per-user token rate limit; plus the
+ * controls that mint, expire or revoke a user's tokens.
  */
 import { ACCESS_TOKEN_TTL_S, type Ctx } from './records.js';
+import { ALL_SERVICE_SCOPES, scopeText } from './scopes.js';
 import type { SandboxState } from './state.js';
+import type { TokenAnswer } from './types.js';
 import { oauthError, opaque, ReplyError, s256, safeEqual, secret, uuid, type Reply } from './util.js';
 
 function readForm(ctx: Ctx): URLSearchParams {
@@ -50,7 +53,7 @@ function tokenRate(s: SandboxState, ctx: Ctx, userUri: string): void {
   }
 }
 
-function issueTokens(s: SandboxState, userUri: string, clientId: string) {
+function issueTokens(s: SandboxState, userUri: string, clientId: string, scopes: string[]): TokenAnswer {
   const user = s.requireUser(userUri);
   const grantId = uuid();
   const iat = Math.floor(s.now() / 1000);
@@ -58,13 +61,13 @@ function issueTokens(s: SandboxState, userUri: string, clientId: string) {
   const claims = Buffer.from(JSON.stringify({ iss: 'calendly-sandbox', jti: uuid(), iat })).toString('base64url');
   const access = `${header}.${claims}.${opaque(32)}`;
   const refresh = secret(32);
-  s.tokens.set(access, { kind: 'access', userUri, clientId, grantId, iat, exp: iat + ACCESS_TOKEN_TTL_S, revoked: false, used: false });
-  s.tokens.set(refresh, { kind: 'refresh', userUri, clientId, grantId, iat, exp: null, revoked: false, used: false });
+  s.tokens.set(access, { kind: 'access', userUri, clientId, grantId, iat, exp: iat + ACCESS_TOKEN_TTL_S, revoked: false, used: false, scopes: [...scopes] });
+  s.tokens.set(refresh, { kind: 'refresh', userUri, clientId, grantId, iat, exp: null, revoked: false, used: false, scopes: [...scopes] });
   return {
     token_type: 'Bearer',
     access_token: access,
     refresh_token: refresh,
-    scope: s.quirks.tokenScope,
+    scope: scopeText(s, scopes),
     created_at: iat,
     expires_in: ACCESS_TOKEN_TTL_S,
     owner: user.uri,
@@ -92,7 +95,7 @@ export function token(s: SandboxState, ctx: Ctx): Reply {
       if (!verifier || !safeEqual(s256(verifier), rec.challenge)) throw badGrant('The code_verifier does not match the code_challenge.');
     }
     rec.used = true;
-    return { status: 200, json: issueTokens(s, rec.userUri, rec.clientId) };
+    return { status: 200, json: issueTokens(s, rec.userUri, rec.clientId, rec.scopes) };
   }
   if (grant === 'refresh_token') {
     const value = form.get('refresh_token');
@@ -103,7 +106,12 @@ export function token(s: SandboxState, ctx: Ctx): Reply {
     if (rec.revoked) throw badGrant('The refresh token has been revoked.');
     if (rec.used) throw badGrant('The refresh token has already been used.');
     rec.used = true; // single-use: spent even if the caller never sees the answer
-    return { status: 200, json: issueTokens(s, rec.userUri, rec.clientId) };
+    if (!s.quirks.keepOldAccessToken) {
+      // The access token issued with this refresh token dies with it (Doorkeeper-style servers
+      // revoke the previous token on refresh); quirk keepOldAccessToken leaves it until expiry.
+      for (const t of s.tokens.values()) if (t.kind === 'access' && t.grantId === rec.grantId) t.revoked = true;
+    }
+    return { status: 200, json: issueTokens(s, rec.userUri, rec.clientId, rec.scopes) };
   }
   throw oauthError(400, 'unsupported_grant_type', 'grant_type must be authorization_code or refresh_token.');
 }
@@ -134,7 +142,7 @@ export function introspect(s: SandboxState, ctx: Ctx): Reply {
     status: 200,
     json: {
       active: true,
-      scope: s.quirks.tokenScope,
+      scope: scopeText(s, rec.scopes),
       client_id: rec.clientId,
       token_type: rec.kind === 'access' ? 'Bearer' : 'refresh_token',
       ...(rec.exp !== null ? { exp: rec.exp } : {}),
@@ -143,6 +151,11 @@ export function introspect(s: SandboxState, ctx: Ctx): Reply {
       organization: user.organization,
     },
   };
+}
+
+/** Seeding: a token pair for the user without the OAuth dance (and without its rate limit). */
+export function mintTokens(s: SandboxState, userUri: string, scopes: string[] = ALL_SERVICE_SCOPES): TokenAnswer {
+  return issueTokens(s, userUri, s.clientId, scopes);
 }
 
 export function expireAccessTokens(s: SandboxState, userUri: string): void {

@@ -2,11 +2,14 @@
 import { authenticate } from './api-auth.js';
 import type { Ctx, UserRec } from './records.js';
 import type { SandboxState } from './state.js';
-import type { SandboxUser } from './types.js';
+import type { CreateUserInput, SandboxUser, UserPlan, UserRole } from './types.js';
 import { apiError, iso, notFound, uuid, type Reply } from './util.js';
 
-/** Idempotent by email; a new organization per user unless one is given. */
-export function createUser(s: SandboxState, input: { email: string; name?: string; organization?: string }): SandboxUser {
+/**
+ * Idempotent by email. Without an organization the user gets a new one and owns it (a person
+ * signing up alone); joining a given organization makes a plain member unless `role` says so.
+ */
+export function createUser(s: SandboxState, input: CreateUserInput): SandboxUser {
   const email = input.email.trim().toLowerCase();
   if (!email.includes('@')) throw new Error(`invalid email: ${input.email}`);
   const existing = s.usersByEmail.get(email);
@@ -22,6 +25,8 @@ export function createUser(s: SandboxState, input: { email: string; name?: strin
     name: input.name ?? local.replace(/[._-]+/g, ' ').replace(/\b\w/g, (c) => c.toUpperCase()),
     slug: `${local.replace(/[^a-z0-9]+/g, '-')}-${id.slice(0, 6)}`,
     timezone: 'UTC',
+    role: input.role ?? (input.organization ? 'user' : 'owner'),
+    plan: input.plan ?? s.defaultPlan,
     createdAt: now,
     updatedAt: now,
   };
@@ -32,7 +37,15 @@ export function createUser(s: SandboxState, input: { email: string; name?: strin
 }
 
 export function userView(u: UserRec): SandboxUser {
-  return { uuid: u.uuid, uri: u.uri, organization: u.organization, email: u.email, name: u.name };
+  return { uuid: u.uuid, uri: u.uri, organization: u.organization, email: u.email, name: u.name, role: u.role, plan: u.plan };
+}
+
+export function setUserPlan(s: SandboxState, userUri: string, plan: UserPlan): void {
+  s.requireUser(userUri).plan = plan;
+}
+
+export function setUserRole(s: SandboxState, userUri: string, role: UserRole): void {
+  s.requireUser(userUri).role = role;
 }
 
 export function listUsers(s: SandboxState): SandboxUser[] {
@@ -63,12 +76,12 @@ function userJson(s: SandboxState, u: UserRec) {
 }
 
 export function getMe(s: SandboxState, ctx: Ctx): Reply {
-  const user = authenticate(s, ctx);
+  const user = authenticate(s, ctx, 'users:read');
   return { status: 200, json: { resource: userJson(s, user) } };
 }
 
 export function getUser(s: SandboxState, ctx: Ctx): Reply {
-  const me = authenticate(s, ctx);
+  const me = authenticate(s, ctx, 'users:read');
   const target = [...s.users.values()].find((u) => u.uuid === ctx.params[0]);
   if (!target) throw notFound();
   if (target.organization !== me.organization) throw apiError(403, 'Permission Denied', 'You do not have permission to access this resource.');

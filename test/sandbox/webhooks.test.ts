@@ -51,7 +51,7 @@ beforeEach(async () => {
 });
 afterEach(() => {
   receiver.respondWith(200);
-  sb.setSigningMode('app');
+  sb.setSigningMode('auto');
   sb.setQuirks({ dualSignature: false, returnSigningKey: false, webhookCreateStatus: 201, webhookDeleteStatus: 204 });
   for (const h of sb.webhooks(user.uri)) sb.deleteWebhookAtCalendly(h.uri);
   receiver.received.length = 0;
@@ -158,8 +158,9 @@ describe('deliveries, signatures and disable', () => {
     return r.json.resource as { uri: string; callback_url: string };
   }
 
-  it('signed with the app key by default; with the hook key in "hook" mode; both with dualSignature', async () => {
+  it('signing modes: "app" forces the app key; "hook" the hook key; both with dualSignature', async () => {
     const h = await hookFor({ signing_key: 'per-hook-key' });
+    sb.setSigningMode('app');
     await sb.book({ userUri: user.uri, invitees: [{ email: 'a@example.test', name: 'A' }] });
     sb.setSigningMode('hook');
     await sb.book({ userUri: user.uri, invitees: [{ email: 'b@example.test', name: 'B' }] });
@@ -314,7 +315,7 @@ describe('rate limits, faults and counters', () => {
       return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown> };
     };
     const state = await ctl('GET', '/state');
-    expect(state.json).toMatchObject({ baseUrl: sb.baseUrl, clientId: sb.clientId, autoApprove: true, signingMode: 'app' });
+    expect(state.json).toMatchObject({ baseUrl: sb.baseUrl, clientId: sb.clientId, autoApprove: true, signingMode: 'auto' });
     const u = await ctl('POST', '/users', { email: 'ctl@example.test', name: 'Ctl' });
     expect(u.json).toMatchObject({ email: 'ctl@example.test' });
     const booked = await ctl('POST', '/book', { userUri: u.json.uri, invitees: [{ email: 'z@example.test', name: 'Z' }] });
