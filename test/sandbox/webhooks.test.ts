@@ -282,7 +282,7 @@ describe('rate limits, faults and counters', () => {
       sb.advance(60_000);
       expect((await api('GET', '/users/me', undefined, tokens.accessToken)).status).toBe(200);
     } finally {
-      sb.setRateLimits({ api: 500 });
+      sb.setRateLimits({ api: null });
       sb.resetRateLimits();
     }
   });
@@ -324,6 +324,10 @@ describe('rate limits, faults and counters', () => {
     expect((await ctl('POST', '/reschedule', { inviteeUri, newStartTime: '2031-01-01T10:00:00Z' })).status).toBe(200);
     expect((await ctl('POST', '/settings', { signingMode: 'hook', quirks: { echoState: false } })).json).toMatchObject({ signingMode: 'hook', quirks: { echoState: false } });
     sb.setQuirks({ echoState: true });
+    expect((await ctl('POST', '/settings', { declinedScopes: ['webhooks:write'] })).json).toMatchObject({ declinedScopes: ['webhooks:write'] });
+    sb.setDeclinedScopes([]);
+    expect((await ctl('POST', '/users/update', { userUri: u.json.uri, plan: 'free', role: 'admin' })).json).toMatchObject({ plan: 'free', role: 'admin' });
+    expect((await ctl('POST', '/users/update', { userUri: u.json.uri, plan: 'gold' })).status).toBe(400);
     expect((await ctl('POST', '/faults', { method: 'GET', pathRegex: '^/users/me$', status: 503 })).status).toBe(200);
     expect((await api('GET', '/users/me')).status).toBe(503);
     expect((await ctl('POST', '/advance', { ms: 1000 })).status).toBe(200);
