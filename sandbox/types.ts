@@ -24,7 +24,7 @@ export type UserPlan = 'free' | 'paid';
 export const SERVICE_SCOPES = ['users:read', 'scheduled_events:read', 'webhooks:read', 'webhooks:write'] as const;
 
 /**
- * Behaviours the facts sheet (shared/calendly-api.md) marks UNSURE. Each knob plays one
+ * Behaviours Calendly does not document (or documents ambiguously). Each knob plays one
  * reading; the default is the reading we consider most likely. Change them at start
  * (`startSandbox({ quirks })`) or at runtime (`sandbox.setQuirks()`).
  */
