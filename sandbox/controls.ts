@@ -69,7 +69,8 @@ export function controlRoutes(sb: () => Sandbox, state: SandboxState): Route[] {
     }),
     route('POST', '/__sandbox/approve', (c) => {
       const b = body(c);
-      return ok({ redirect: sb().approve(str(b, 'authorizeUrl'), typeof b.email === 'string' ? { email: b.email } : {}) });
+      const decline = Array.isArray(b.decline) ? b.decline.filter((x): x is string => typeof x === 'string') : undefined;
+      return ok({ redirect: sb().approve(str(b, 'authorizeUrl'), { ...(typeof b.email === 'string' ? { email: b.email } : {}), ...(decline ? { decline } : {}) }) });
     }),
     route('POST', '/__sandbox/deny', (c) => ok({ redirect: sb().deny(str(body(c), 'authorizeUrl')) })),
     route('POST', '/__sandbox/book', async (c) => {

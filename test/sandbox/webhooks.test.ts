@@ -326,6 +326,14 @@ describe('rate limits, faults and counters', () => {
     sb.setQuirks({ echoState: true });
     expect((await ctl('POST', '/settings', { declinedScopes: ['webhooks:write'] })).json).toMatchObject({ declinedScopes: ['webhooks:write'] });
     sb.setDeclinedScopes([]);
+    const authUrl = `${sb.baseUrl}/oauth/authorize?client_id=${sb.clientId}&response_type=code&redirect_uri=${encodeURIComponent('http://127.0.0.1:9/cb')}&scope=${encodeURIComponent('users:read webhooks:write')}`;
+    const code = new URL(String((await ctl('POST', '/approve', { authorizeUrl: authUrl, email: 'ctl@example.test', decline: ['webhooks:write'] })).json.redirect)).searchParams.get('code')!;
+    const exchanged = await request(`${sb.baseUrl}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${sb.clientId}:${sb.clientSecret}`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1:9/cb' }).toString(),
+    });
+    expect(((await exchanged.body.json()) as { scope: string }).scope).toBe('users:read');
     expect((await ctl('POST', '/users/update', { userUri: u.json.uri, plan: 'free', role: 'admin' })).json).toMatchObject({ plan: 'free', role: 'admin' });
     expect((await ctl('POST', '/users/update', { userUri: u.json.uri, plan: 'gold' })).status).toBe(400);
     expect((await ctl('POST', '/faults', { method: 'GET', pathRegex: '^/users/me$', status: 503 })).status).toBe(200);
