@@ -114,8 +114,8 @@ export function authorizePost(s: SandboxState, ctx: Ctx): Reply {
   const decision = form.get('decision') === 'allow' ? 'allow' : 'deny';
   const email = form.get('sandbox_user');
   // The page lists each requested scope as a checkbox named `grant`; an unticked box is simply
-  // absent from the form. `scope_choice` says the form came from that page (a post without it,
-  // e.g. a script, grants what was requested).
+  // absent from the form. `scope_choice` says the form came from that page; a post without it
+  // (a script) is treated like auto-approve: what was requested, less the declinedScopes setting.
   const fromPage = form.get('scope_choice') === '1';
   const ticked = form.getAll('grant');
   for (const k of ['decision', 'sandbox_user', 'scope_choice', 'grant']) form.delete(k);
