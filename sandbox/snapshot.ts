@@ -4,18 +4,25 @@
  * keep its Calendly across restarts. Versioned; parsing checks shape and cross-references, so a
  * damaged or foreign file is refused with one message instead of failing later inside a request.
  *
- * Kept: users, the newest-user pointer, OAuth tokens (access and refresh, with expiry, revoked
- * and spent flags), webhook subscriptions (signing key, state, retry_started_at), scheduled
+ * Kept: users (with role and plan), the newest-user pointer, OAuth tokens (access and refresh,
+ * with expiry, revoked and spent flags and granted scopes), webhook subscriptions (signing key, state, retry_started_at), scheduled
  * events, invitees (cancellations, no-shows, reschedule links), failed deliveries waiting for a
- * retry, the delivery counter, the sandbox clock's offset and the OAuth app's credentials (so the
+ * retry (with their schedule, envelope time and first signature time), the delivery counter, the sandbox clock's offset and the OAuth app's credentials (so the
  * snapshot is as secret as the tokens in it: store it like local-keys.json, mode 0600).
  * Not kept: authorization codes (10-minute, single-use: a browser mid-consent starts again),
  * the delivery log, rate-limit windows, faults, call counters, and settings (auto-approve,
- * signing mode, quirks, limits), which come from the start options.
+ * signing mode, quirks, limits, declined scopes), which come from the start options.
+ *
+ * Version 1 (before scopes, roles and plans) still loads: its users are owners of their own
+ * organization (members when they share one with an earlier user) on the start options'
+ * default plan, its tokens carry the four scopes the service needs (what they could do when
+ * they were issued), and its pending deliveries are due at once.
  */
 import { z } from 'zod';
 
-export const SANDBOX_SNAPSHOT_VERSION = 1;
+export const SANDBOX_SNAPSHOT_VERSION = 2;
+const READABLE_VERSIONS: unknown[] = [1, 2];
+const SERVICE_SCOPES = ['users:read', 'scheduled_events:read', 'webhooks:read', 'webhooks:write'];
 
 const epochMs = z.number().finite();
 const cancellation = z
@@ -30,6 +37,9 @@ const userSchema = z.object({
   name: z.string(),
   slug: z.string(),
   timezone: z.string(),
+  /** Absent in version 1: see restoreSnapshot. */
+  role: z.enum(['user', 'admin', 'owner']).optional(),
+  plan: z.enum(['free', 'paid']).optional(),
   createdAt: epochMs,
   updatedAt: epochMs,
 });
@@ -47,6 +57,8 @@ const tokenSchema = z.object({
   revoked: z.boolean(),
   /** Refresh tokens: spent by a rotation (a spent one stays refused after a restart). */
   used: z.boolean(),
+  /** Granted scopes (version 1 had none: its tokens could do everything the service needs). */
+  scopes: z.array(z.string()).default(SERVICE_SCOPES),
 });
 
 const hookSchema = z.object({
@@ -104,11 +116,15 @@ const pendingSchema = z.object({
   // The exact payload that failed; re-sent as it was (JSON values only).
   payload: z.json(),
   attempts: z.number().int().min(1),
+  /** Absent in version 1: the envelope time and first `t` become the restore time, due at once. */
+  createdAt: epochMs.optional(),
+  firstT: z.number().int().optional(),
+  nextAttemptAt: epochMs.optional(),
 });
 
 export const sandboxSnapshotSchema = z
   .object({
-    version: z.literal(SANDBOX_SNAPSHOT_VERSION),
+    version: z.union([z.literal(1), z.literal(SANDBOX_SNAPSHOT_VERSION)]),
     /** Sandbox clock (epoch ms) when the snapshot was taken; a restore never runs the clock back past it. */
     savedAt: epochMs,
     /** What advance() had added to the base clock. */
@@ -161,8 +177,8 @@ export class SandboxSnapshotError extends Error {
  * references). Never returns a partly valid snapshot.
  */
 export function parseSandboxSnapshot(value: unknown): SandboxSnapshot {
-  if (value && typeof value === 'object' && 'version' in value && value.version !== SANDBOX_SNAPSHOT_VERSION) {
-    throw new SandboxSnapshotError(`unsupported sandbox snapshot version ${JSON.stringify(value.version)} (this sandbox reads version ${SANDBOX_SNAPSHOT_VERSION})`);
+  if (value && typeof value === 'object' && 'version' in value && !READABLE_VERSIONS.includes(value.version)) {
+    throw new SandboxSnapshotError(`unsupported sandbox snapshot version ${JSON.stringify(value.version)} (this sandbox reads versions ${READABLE_VERSIONS.join(' and ')})`);
   }
   const r = sandboxSnapshotSchema.safeParse(value);
   if (!r.success) {

@@ -3,64 +3,28 @@
  * (what tests and the settings page call) are camelCase.
  */
 
+import type { SandboxQuirks } from './quirks.js';
 import type { SandboxSnapshot } from './snapshot.js';
 
 export type { SandboxSnapshot };
 
-export type SigningMode = 'app' | 'hook';
-
 /**
- * Behaviours the facts sheet (shared/calendly-api.md) marks UNSURE. Each knob plays one
- * reading; the default is the reading we consider most likely. Change them at start
- * (`startSandbox({ quirks })`) or at runtime (`sandbox.setQuirks()`).
+ * Which key signs deliveries. 'auto' (Calendly's behaviour): the subscription's own
+ * `signing_key` when one was sent at create, else the app's key. 'app' / 'hook' force one key
+ * for every subscription (older readings, kept for tests that want them).
  */
-export interface SandboxQuirks {
-  /** Echo `state` on the authorize redirect (standard OAuth; not in Calendly's param table). */
-  echoState: boolean;
-  /** Accept client_id/client_secret in the token request body as well as HTTP Basic. */
-  acceptBodyClientAuth: boolean;
-  /** Revoking an access or refresh token also revokes its sibling from the same grant. */
-  revokePair: boolean;
-  /** `scope` in token responses ("default", or the granted scope list once scopes are on). */
-  tokenScope: string;
-  /** HTTP status of a successful webhook subscription create (200 or 201). */
-  webhookCreateStatus: 200 | 201;
-  /** Status of a successful webhook subscription delete (204 per 3rd-party notes, or 200). */
-  webhookDeleteStatus: 200 | 204;
-  /** Include `signing_key` in the create response (contradicts the documented schema). */
-  returnSigningKey: boolean;
-  /** invitee_no_show.* payload: the invitee resource (with no_show) or the InviteeNoShow resource. */
-  noShowPayload: 'invitee' | 'no_show';
-  /** Embed `scheduled_event` in invitee webhook payloads (newer shape) or not (2020 shape). */
-  embedScheduledEvent: boolean;
-  /** Which reschedule delivery goes first (order is not guaranteed by Calendly). */
-  rescheduleOrder: 'canceled-first' | 'created-first';
-  /** 401 message for an expired (rather than unknown/revoked) token. */
-  expiredTokenMessage: string;
-  /** Also send `Retry-After` (seconds) on 429s. */
-  retryAfterHeader: boolean;
-  /** Sign deliveries with both the app key and the hook key (two v1= values). */
-  dualSignature: boolean;
-  /** 409 when a subscription with the same callback URL exists for the same user and scope. */
-  conflictOnDuplicate: boolean;
-}
+export type SigningMode = 'auto' | 'app' | 'hook';
 
-export const DEFAULT_QUIRKS: SandboxQuirks = {
-  echoState: true,
-  acceptBodyClientAuth: true,
-  revokePair: true,
-  tokenScope: 'default',
-  webhookCreateStatus: 201,
-  webhookDeleteStatus: 204,
-  returnSigningKey: false,
-  noShowPayload: 'invitee',
-  embedScheduledEvent: true,
-  rescheduleOrder: 'canceled-first',
-  expiredTokenMessage: 'The access token is invalid',
-  retryAfterHeader: false,
-  dualSignature: false,
-  conflictOnDuplicate: true,
-};
+/** A Calendly organization role: `organization`-wide reads need admin or owner. */
+export type UserRole = 'user' | 'admin' | 'owner';
+
+/** Calendly plan of a user: the API allows 50 requests/user/minute on Free, 500 on paid plans. */
+export type UserPlan = 'free' | 'paid';
+
+/** The scopes this service needs; what tests' seeded tokens get by default. */
+export const SERVICE_SCOPES = ['users:read', 'scheduled_events:read', 'webhooks:read', 'webhooks:write'] as const;
+
+export { DEFAULT_QUIRKS, type SandboxQuirks } from './quirks.js';
 
 export interface SandboxOptions {
   port?: number;
@@ -72,9 +36,17 @@ export interface SandboxOptions {
   webhookSigningKey?: string;
   /** Skip the consent page: /oauth/authorize redirects at once with a code. Default true. */
   autoApprove?: boolean;
+  /** Default 'auto': a subscription's own signing_key when it has one, else the app key. */
   signingMode?: SigningMode;
-  /** API requests per user per minute before 429 (Calendly paid plans: 500). */
+  /**
+   * Plan of users created without one. Default 'free' (a new Calendly user): 50 API requests
+   * per minute; 'paid': 500.
+   */
+  defaultPlan?: UserPlan;
+  /** One API limit (requests/user/minute) for every user, overriding the plans' 50 / 500. */
   apiRateLimit?: number;
+  /** Scopes auto-approve (and approve() without `decline`) leaves unticked. Default none. */
+  declinedScopes?: string[];
   /** Token requests per user per minute before 429 (Calendly: 8). */
   tokenRateLimit?: number;
   /** Per-attempt timeout for webhook deliveries (real ms). Default 10 000. */
@@ -99,6 +71,30 @@ export interface SandboxUser {
   organization: string;
   email: string;
   name: string;
+  role: UserRole;
+  plan: UserPlan;
+}
+
+export interface CreateUserInput {
+  email: string;
+  name?: string;
+  /** Join this organization (as a plain 'user' unless `role` says otherwise); default: a new one the user owns. */
+  organization?: string;
+  role?: UserRole;
+  /** Default: the sandbox's `defaultPlan`. */
+  plan?: UserPlan;
+}
+
+/** The token endpoint's JSON answer. */
+export interface TokenAnswer {
+  token_type: 'Bearer';
+  access_token: string;
+  refresh_token: string;
+  scope: string;
+  created_at: number;
+  expires_in: number;
+  owner: string;
+  organization: string;
 }
 
 export interface InviteeInput {
@@ -128,7 +124,10 @@ export interface DeliveryRecord {
   /** Sandbox time of the attempt (epoch ms). */
   at: number;
   signature: string;
-  signedWith: SigningMode | 'both';
+  /** Which key signed it: the app's, the subscription's own, or both (dualSignature quirk). */
+  signedWith: 'app' | 'hook' | 'both';
+  /** When the next retry of this delivery is due (sandbox epoch ms), if it failed and will be retried. */
+  nextAttemptAt?: number;
   body: string;
 }
 
@@ -203,16 +202,28 @@ export interface Sandbox {
   now(): number;
   advance(ms: number): void;
 
-  createUser(input: { email: string; name?: string; organization?: string }): SandboxUser;
+  createUser(input: CreateUserInput): SandboxUser;
+  setUserPlan(userUri: string, plan: UserPlan): void;
+  setUserRole(userUri: string, role: UserRole): void;
   users(): SandboxUser[];
   userByEmail(email: string): SandboxUser | undefined;
   readonly defaultUser: SandboxUser;
 
-  /** Like a browser clicking Allow on the consent page; returns the redirect URL. */
-  approve(authorizeUrl: string, opts?: { email?: string }): string;
+  /**
+   * Like a browser clicking Allow on the consent page; returns the redirect URL. Grants the
+   * requested scopes less `decline` (default: the sandbox's declined scopes).
+   */
+  approve(authorizeUrl: string, opts?: { email?: string; decline?: string[] }): string;
   /** Like clicking Deny: redirect with error=access_denied. */
   deny(authorizeUrl: string): string;
   setAutoApprove(on: boolean): void;
+  /** Scopes the auto-approve path (and approve() without `decline`) leaves unticked. */
+  setDeclinedScopes(scopes: string[]): void;
+  /**
+   * Issues a token pair without the OAuth dance (seeding), not counted against the token rate
+   * limit. Default scopes: the four this service needs.
+   */
+  mintTokens(userUri: string, opts?: { scopes?: string[] }): TokenAnswer;
 
   expireAccessTokens(userUri: string): void;
   /** Like a password change: every access and refresh token of the user stops working. */
@@ -236,15 +247,24 @@ export interface Sandbox {
   setSigningMode(mode: SigningMode): void;
   readonly signingMode: SigningMode;
   deliveries(filter?: { subscription?: string; event?: string }): DeliveryRecord[];
-  /** Re-send every failed delivery; hooks failing for over 24 h (sandbox time) become disabled. */
+  /**
+   * Re-send every failed delivery now, whatever its schedule; hooks failing for 24 h (sandbox
+   * time) become disabled.
+   */
   retryFailedDeliveries(): Promise<DeliveryRecord[]>;
+  /**
+   * Moves the sandbox clock forward by `ms`, sending each scheduled retry at its own time on the
+   * way (exponential back-off from 1 minute, the last one 24 h after the hook began failing).
+   */
+  advanceDeliveries(ms: number): Promise<DeliveryRecord[]>;
   pendingDeliveries(): number;
 
   inject(fault: FaultSpec): void;
   clearFaults(): void;
   calls(): Record<string, number>;
   resetCalls(): void;
-  setRateLimits(limits: { api?: number; token?: number }): void;
+  /** `api`: one limit for every user (null: back to the plans' limits); `token`: per user per minute. */
+  setRateLimits(limits: { api?: number | null; token?: number }): void;
   resetRateLimits(): void;
   setQuirks(q: Partial<SandboxQuirks>): void;
   readonly quirks: SandboxQuirks;

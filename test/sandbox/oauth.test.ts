@@ -26,7 +26,10 @@ async function http(method: string, path: string, init: { headers?: Record<strin
 
 const basic = (id = sb.clientId, secret = sb.clientSecret) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
-function authorizeUrl(p: { challenge?: string; state?: string; redirectUri?: string; extra?: Record<string, string> } = {}): string {
+const FOUR = 'users:read scheduled_events:read webhooks:read webhooks:write';
+
+/** An authorize URL asking for the four scopes the service needs (`scope: null` asks for none). */
+function authorizeUrl(p: { challenge?: string; state?: string; redirectUri?: string; extra?: Record<string, string>; scope?: string | null } = {}): string {
   const u = new URL(`${sb.baseUrl}/oauth/authorize`);
   u.searchParams.set('client_id', sb.clientId);
   u.searchParams.set('response_type', 'code');
@@ -36,6 +39,7 @@ function authorizeUrl(p: { challenge?: string; state?: string; redirectUri?: str
     u.searchParams.set('code_challenge_method', 'S256');
   }
   if (p.state) u.searchParams.set('state', p.state);
+  if (p.scope !== null) u.searchParams.set('scope', p.scope ?? FOUR);
   for (const [k, v] of Object.entries(p.extra ?? {})) u.searchParams.set(k, v);
   return u.toString();
 }
@@ -138,7 +142,7 @@ describe('authorize', () => {
 describe('token endpoint', () => {
   it('authorization_code: Calendly response fields, 2 h expiry', async () => {
     const t = await connect();
-    expect(t).toMatchObject({ token_type: 'Bearer', scope: 'default', expires_in: 7200, owner: user.uri, organization: user.organization });
+    expect(t).toMatchObject({ token_type: 'Bearer', scope: FOUR, expires_in: 7200, owner: user.uri, organization: user.organization });
     expect(t.created_at).toBe(Math.floor(Date.parse('2030-06-01T12:00:00Z') / 1000));
     expect(t.refresh_token).toMatch(/^[0-9a-f]{64}$/);
   });

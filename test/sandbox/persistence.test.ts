@@ -115,15 +115,18 @@ describe('sandbox snapshot → restore', () => {
     expect(sb.users().filter((u) => u.email === 'demo@sandbox.test')).toHaveLength(1);
 
     await expect(client.refresh(spent.refreshToken)).rejects.toMatchObject({ kind: 'invalid_grant' });
-    const rotated = await client.refresh(live.refreshToken);
-    expect((await client.getCurrentUser(rotated.accessToken)).email).toBe('persist@example.test');
-    await expect(client.refresh(live.refreshToken)).rejects.toMatchObject({ kind: 'invalid_grant' });
 
     // Access tokens expire on the restored clock: 2 h after issue (the snapshot was 1 min in).
     sb.advance(7200_000 - 60_000 - 1_000);
     expect((await api(sb, live.accessToken, 'GET', '/users/me')).status).toBe(200);
     sb.advance(2_000);
     expect((await api(sb, live.accessToken, 'GET', '/users/me')).status).toBe(401);
+
+    // The saved refresh token still rotates, and the restored grant keeps its scopes.
+    const rotated = await client.refresh(live.refreshToken);
+    expect((rotated.scope ?? '').split(' ').sort()).toEqual(['scheduled_events:read', 'users:read', 'webhooks:read', 'webhooks:write']);
+    expect((await client.getCurrentUser(rotated.accessToken)).email).toBe('persist@example.test');
+    await expect(client.refresh(live.refreshToken)).rejects.toMatchObject({ kind: 'invalid_grant' });
     live = rotated;
     expect((await api(sb, live.accessToken, 'GET', '/users/me')).status).toBe(200);
   });
@@ -158,7 +161,8 @@ describe('sandbox snapshot → restore', () => {
     expect(booked.deliveries.map((d) => [d.status, d.subscription.startsWith(sb.baseUrl)])).toEqual([[200, true]]);
     expect(booked.deliveries[0]!.id).toBeGreaterThan(lastDeliveryId);
     const got = receiver.received.slice(before).find((r) => r.json.event === 'invitee.created')!;
-    expect(verifySignature(String(got.headers['calendly-webhook-signature']), got.rawBody, sb.webhookSigningKey)).toBe(true);
+    // Signed with the key the hook was created with, restored from the snapshot.
+    expect(verifySignature(String(got.headers['calendly-webhook-signature']), got.rawBody, 'our-own-signing-key-0123456789')).toBe(true);
     expect((got.json.payload as { email: string }).email).toBe('after@example.test');
 
     // The delivery that failed before the snapshot is still queued, with its payload moved to the new base.
@@ -189,7 +193,7 @@ describe('sandbox snapshot → restore', () => {
 
   it('refuses unusable snapshots with SandboxSnapshotError, before taking a port', async () => {
     const snap = JSON.parse(saved) as SandboxSnapshot;
-    expect(() => parseSandboxSnapshot({ ...snap, version: 2 })).toThrow(/unsupported sandbox snapshot version 2/);
+    expect(() => parseSandboxSnapshot({ ...snap, version: 3 })).toThrow(/unsupported sandbox snapshot version 3/);
     expect(() => parseSandboxSnapshot('{"half": ')).toThrow(SandboxSnapshotError);
     expect(() => parseSandboxSnapshot(null)).toThrow(SandboxSnapshotError);
     expect(() => parseSandboxSnapshot({ ...snap, users: 'nope' })).toThrow(/users/);
@@ -198,6 +202,28 @@ describe('sandbox snapshot → restore', () => {
     await expect(startSandbox({ initialState: { ...snap, tokens: [{ bad: true }] } as unknown as SandboxSnapshot })).rejects.toThrow(SandboxSnapshotError);
     // Tokens of another OAuth app mean nothing here.
     await expect(startSandbox({ clientId: 'someone-else', initialState: snap })).rejects.toThrow(/another OAuth app/);
+  });
+
+  it('a version 1 snapshot (before scopes, roles, plans and retry schedules) still loads and works', async () => {
+    await second?.close();
+    const v2 = JSON.parse(saved) as SandboxSnapshot;
+    const v1 = {
+      ...v2,
+      version: 1,
+      users: v2.users.map(({ role: _r, plan: _p, ...u }) => u),
+      tokens: v2.tokens.map(({ scopes: _s, ...t }) => t),
+      pendingDeliveries: v2.pendingDeliveries.map(({ createdAt: _c, firstT: _f, nextAttemptAt: _n, ...p }) => p),
+    };
+    const port = Number(new URL(v2.baseUrl).port);
+    second = await startSandbox({ port, now: () => T0, initialState: parseSandboxSnapshot(JSON.parse(JSON.stringify(v1))) });
+    // Its tokens can do what the service needs; its users own their organizations (the second user of one is a member).
+    const restoredLive = (JSON.parse(saved) as SandboxSnapshot).tokens.find((t) => t.kind === 'access' && !t.revoked && t.userUri.endsWith(user.uuid))!;
+    expect((await api(second, restoredLive.token, 'GET', `/scheduled_events?user=${encodeURIComponent(user.uri)}&count=1`)).status).toBe(200);
+    expect(second.users().find((u) => u.uuid === user.uuid)).toMatchObject({ role: 'owner', plan: 'paid' });
+    expect(second.users().find((u) => u.email === 'other@example.test')).toMatchObject({ role: 'user' });
+    expect(second.snapshot().version).toBe(2);
+    // The pending delivery is due at once.
+    expect((await second.advanceDeliveries(0)).map((d) => d.attempt)).toEqual([2]);
   });
 
   it('the snapshot is a copy: changing it does not change the sandbox', () => {

@@ -51,7 +51,7 @@ beforeEach(async () => {
 });
 afterEach(() => {
   receiver.respondWith(200);
-  sb.setSigningMode('app');
+  sb.setSigningMode('auto');
   sb.setQuirks({ dualSignature: false, returnSigningKey: false, webhookCreateStatus: 201, webhookDeleteStatus: 204 });
   for (const h of sb.webhooks(user.uri)) sb.deleteWebhookAtCalendly(h.uri);
   receiver.received.length = 0;
@@ -158,8 +158,9 @@ describe('deliveries, signatures and disable', () => {
     return r.json.resource as { uri: string; callback_url: string };
   }
 
-  it('signed with the app key by default; with the hook key in "hook" mode; both with dualSignature', async () => {
+  it('signing modes: "app" forces the app key; "hook" the hook key; both with dualSignature', async () => {
     const h = await hookFor({ signing_key: 'per-hook-key' });
+    sb.setSigningMode('app');
     await sb.book({ userUri: user.uri, invitees: [{ email: 'a@example.test', name: 'A' }] });
     sb.setSigningMode('hook');
     await sb.book({ userUri: user.uri, invitees: [{ email: 'b@example.test', name: 'B' }] });
@@ -281,7 +282,7 @@ describe('rate limits, faults and counters', () => {
       sb.advance(60_000);
       expect((await api('GET', '/users/me', undefined, tokens.accessToken)).status).toBe(200);
     } finally {
-      sb.setRateLimits({ api: 500 });
+      sb.setRateLimits({ api: null });
       sb.resetRateLimits();
     }
   });
@@ -314,7 +315,7 @@ describe('rate limits, faults and counters', () => {
       return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown> };
     };
     const state = await ctl('GET', '/state');
-    expect(state.json).toMatchObject({ baseUrl: sb.baseUrl, clientId: sb.clientId, autoApprove: true, signingMode: 'app' });
+    expect(state.json).toMatchObject({ baseUrl: sb.baseUrl, clientId: sb.clientId, autoApprove: true, signingMode: 'auto' });
     const u = await ctl('POST', '/users', { email: 'ctl@example.test', name: 'Ctl' });
     expect(u.json).toMatchObject({ email: 'ctl@example.test' });
     const booked = await ctl('POST', '/book', { userUri: u.json.uri, invitees: [{ email: 'z@example.test', name: 'Z' }] });
@@ -323,6 +324,18 @@ describe('rate limits, faults and counters', () => {
     expect((await ctl('POST', '/reschedule', { inviteeUri, newStartTime: '2031-01-01T10:00:00Z' })).status).toBe(200);
     expect((await ctl('POST', '/settings', { signingMode: 'hook', quirks: { echoState: false } })).json).toMatchObject({ signingMode: 'hook', quirks: { echoState: false } });
     sb.setQuirks({ echoState: true });
+    expect((await ctl('POST', '/settings', { declinedScopes: ['webhooks:write'] })).json).toMatchObject({ declinedScopes: ['webhooks:write'] });
+    sb.setDeclinedScopes([]);
+    const authUrl = `${sb.baseUrl}/oauth/authorize?client_id=${sb.clientId}&response_type=code&redirect_uri=${encodeURIComponent('http://127.0.0.1:9/cb')}&scope=${encodeURIComponent('users:read webhooks:write')}`;
+    const code = new URL(String((await ctl('POST', '/approve', { authorizeUrl: authUrl, email: 'ctl@example.test', decline: ['webhooks:write'] })).json.redirect)).searchParams.get('code')!;
+    const exchanged = await request(`${sb.baseUrl}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${sb.clientId}:${sb.clientSecret}`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1:9/cb' }).toString(),
+    });
+    expect(((await exchanged.body.json()) as { scope: string }).scope).toBe('users:read');
+    expect((await ctl('POST', '/users/update', { userUri: u.json.uri, plan: 'free', role: 'admin' })).json).toMatchObject({ plan: 'free', role: 'admin' });
+    expect((await ctl('POST', '/users/update', { userUri: u.json.uri, plan: 'gold' })).status).toBe(400);
     expect((await ctl('POST', '/faults', { method: 'GET', pathRegex: '^/users/me$', status: 503 })).status).toBe(200);
     expect((await api('GET', '/users/me')).status).toBe(503);
     expect((await ctl('POST', '/advance', { ms: 1000 })).status).toBe(200);

@@ -5,10 +5,23 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createCalendlyClient, type CalendlyClientOptions } from '../../functions/calendly/client.js';
 import type { CalendlyPort, TokenSet } from '../../functions/calendly/port.js';
-import { startSandbox, type Sandbox, type SandboxOptions, type SandboxUser } from '../../sandbox/index.js';
+import { SERVICE_SCOPES, startSandbox as startRealSandbox, type Sandbox, type SandboxOptions, type SandboxUser } from '../../sandbox/index.js';
 
-export { startSandbox };
 export type { Sandbox, SandboxOptions, SandboxUser };
+
+/** The four scopes the service needs (what connectSandboxUser requests unless told otherwise). */
+export const ALL_SCOPES: readonly string[] = SERVICE_SCOPES;
+
+/**
+ * Starts a sandbox for tests. Users default to a paid plan (500 requests/minute) here, not the
+ * sandbox's Free (50/minute, the real default for a new Calendly user): suites such as the
+ * client's 250-hook listing, the 10,000-event paging and the sync and fleet runs send well over
+ * 50 requests a minute of sandbox time for one user, and are about other things than the Free
+ * budget. A test about the Free plan passes `defaultPlan: 'free'` (or sets the user's plan).
+ */
+export function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  return startRealSandbox({ defaultPlan: 'paid', ...opts });
+}
 
 export const TEST_REDIRECT_URI = 'http://127.0.0.1:9/oauth/calendly/callback';
 
@@ -33,18 +46,23 @@ export function pkcePair(): { verifier: string; challenge: string } {
  * Creates the user (or reuses one with that email) and runs the OAuth code flow through the
  * client: authorizeUrl → sandbox.approve (a browser clicking Allow) → exchangeCode.
  * Each call consumes one of the user's 8 token requests per minute on the sandbox clock.
+ *
+ * A seeding helper, not a test of the connect flow: when the client's authorize URL asks for no
+ * scope it requests `scopes` (default: the four the service needs), so the tokens can call the
+ * API; `decline` plays a person unticking some of them on the consent page.
  */
 export async function connectSandboxUser(
   sandbox: Sandbox,
   client: CalendlyPort,
-  opts: { email: string; name?: string; redirectUri?: string },
+  opts: { email: string; name?: string; redirectUri?: string; scopes?: readonly string[]; decline?: string[] },
 ): Promise<{ user: SandboxUser; tokens: TokenSet }> {
   const user = sandbox.createUser({ email: opts.email, ...(opts.name ? { name: opts.name } : {}) });
   const redirectUri = opts.redirectUri ?? TEST_REDIRECT_URI;
   const { verifier, challenge } = pkcePair();
   const state = randomBytes(16).toString('base64url');
-  const url = client.authorizeUrl({ state, codeChallenge: challenge, redirectUri });
-  const redirect = new URL(sandbox.approve(url, { email: user.email }));
+  const url = new URL(client.authorizeUrl({ state, codeChallenge: challenge, redirectUri }));
+  if (!url.searchParams.has('scope')) url.searchParams.set('scope', (opts.scopes ?? ALL_SCOPES).join(' '));
+  const redirect = new URL(sandbox.approve(url.toString(), { email: user.email, ...(opts.decline ? { decline: opts.decline } : {}) }));
   const code = redirect.searchParams.get('code');
   if (!code) throw new Error(`sandbox did not approve: ${redirect.searchParams.get('error') ?? 'no code'}`);
   const tokens = await client.exchangeCode({ code, redirectUri, codeVerifier: verifier });
