@@ -6,7 +6,7 @@
  * invitee URI, a way to name the scheduled event, and parseable timestamps where present.
  */
 import * as z from 'zod';
-import { eventIdOf, type MeetingUpdate } from '../flows/meeting-merge.js';
+import { eventIdOf, type MeetingUpdate } from '../domain/meeting/index.js';
 
 const timestamp = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 timestamp');
 const uri = z.string().min(1).max(2048);

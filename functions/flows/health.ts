@@ -18,7 +18,7 @@ import type { CalendlyApiPort, WebhookSubscription } from '../calendly/port.js';
 import { isCalendlyError } from '../calendly/port.js';
 import type { Clock, Queue } from '../ports.js';
 import { logger } from '../shared/logger.js';
-import type { HealthMessage, HealthTick, SyncMessage } from './sync-messages.js';
+import type { HealthMessage, HealthTick, SyncMessage } from '../domain/messages.js';
 
 // ---------------------------------------------------------------------------------------------
 // Scheduler

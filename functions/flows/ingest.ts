@@ -4,6 +4,7 @@
  * body is never answered with a 4xx (Calendly would retry for 24 h and then disable the hook):
  * what we cannot understand is parked (202) for replay.
  */
+import type { ConnectionStatus } from '../domain/connection.js';
 import { parseDelivery } from '../calendly/webhook-payloads.js';
 import type { Clock } from '../ports.js';
 import { logger } from '../shared/logger.js';
@@ -14,7 +15,6 @@ import type { HookKeyRecord } from '../store/webhook-keys.js';
 
 export const MAX_WEBHOOK_BODY_BYTES = 256 * 1024;
 
-export type ConnectionStatus = 'connected' | 'authorization_required' | 'disconnected';
 
 /** The same consistent read of a connection's status, described as data (no SDK here). */
 export interface ConnectionStatusRead {

@@ -1,4 +1,5 @@
 import { isCalendlyError, type CalendlyUser } from '../calendly/port.js';
+import type { SyncMessage, SyncReason } from '../domain/messages.js';
 import { randomToken } from '../shared/crypto.js';
 import { AppError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
@@ -13,7 +14,8 @@ import { ensureWebhook } from './webhook-step.js';
 
 export type ReconnectAnswer = ({ status: 'connected' } & StatusView) | { status: 'authorization_required'; authorizeUrl: string };
 
-export type SyncReason = 'connect' | 'reconnect' | 'repair';
+/** Why a connection flow queues a sync (a manual sync comes from elsewhere). */
+type FlowSyncReason = Exclude<SyncReason, 'manual'>;
 
 /**
  * Reconnect (design "The flows", steps 1–6). Idempotent: run once or fifty times, one after
@@ -52,7 +54,7 @@ export async function finishConnection(
   deps: ConnectionDeps,
   userId: string,
   owner: string,
-  reason: SyncReason,
+  reason: FlowSyncReason,
   before: Connection | undefined,
 ): Promise<ReconnectAnswer> {
   try {
@@ -122,9 +124,9 @@ async function provenUser(deps: ConnectionDeps, userId: string): Promise<{ token
 export function syncMessage(
   deps: Pick<ConnectionDeps, 'clock' | 'tuning'>,
   userId: string,
-  reason: SyncReason,
+  reason: FlowSyncReason,
   before: Pick<Connection, 'webhook'> | undefined,
-): { userId: string; reason: SyncReason; minStartTime?: string } {
+): SyncMessage {
   if (reason === 'connect') return { userId, reason };
   const t = tuningOf(deps);
   const now = deps.clock.now();

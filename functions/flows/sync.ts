@@ -27,8 +27,8 @@ import { isCalendlyError } from '../calendly/port.js';
 import type { Clock, Queue, Sleeper } from '../ports.js';
 import { logger } from '../shared/logger.js';
 import type { SyncRun, SyncStateRecord, SyncStateStore, SyncWindow, SyncWork } from '../store/sync-state.js';
-import type { MeetingUpdate } from './meeting-merge.js';
-import type { SyncMessage, SyncReason } from './sync-messages.js';
+import type { MeetingUpdate } from '../domain/meeting/index.js';
+import type { SyncMessage, SyncReason } from '../domain/messages.js';
 
 const DAY_MS = 86_400_000;
 
@@ -72,7 +72,7 @@ export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
   credentialReuseMs: 60_000,
 };
 
-/** One change to one meeting, the same shape ingestion produces (flows/meeting-merge.ts). */
+/** One change to one meeting, the same shape ingestion produces (domain/meeting). */
 export type SyncMeetingUpdate = MeetingUpdate;
 
 export interface SyncConnectionView {

@@ -4,7 +4,7 @@
  * out to the health queue; never calls Calendly. Answers the tick summary.
  */
 import { runHealthTick, type HealthSchedulerDeps, type HealthTickSummary } from '../flows/health.js';
-import { healthTickSchema } from '../flows/sync-messages.js';
+import { healthTickSchema } from '../domain/messages.js';
 import { logger } from '../shared/logger.js';
 import { CHECK_SHARDS, createConnectionStore } from '../store/connections.js';
 import type { SecretBox } from '../shared/crypto.js';

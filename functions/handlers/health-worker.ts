@@ -8,7 +8,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import type { ConnectionDeps } from '../flows/connection-deps.js';
 import { finishPendingCleanup } from '../flows/disconnect.js';
 import { checkConnectionHealth, type HealthCheckDeps } from '../flows/health.js';
-import { healthMessageSchema, parseMessage } from '../flows/sync-messages.js';
+import { healthMessageSchema, parseMessage } from '../domain/messages.js';
 import { getAccessToken, isAuthorizationRequired } from '../flows/tokens.js';
 import { ensureWebhook } from '../flows/webhook-step.js';
 import { logger } from '../shared/logger.js';

@@ -9,7 +9,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import type { CalendlyPort } from '../calendly/port.js';
 import type { TokenDeps } from '../flows/connection-deps.js';
 import { processSyncMessage, type SyncDeps } from '../flows/sync.js';
-import { parseMessage, syncMessageSchema } from '../flows/sync-messages.js';
+import { parseMessage, syncMessageSchema } from '../domain/messages.js';
 import { getAccessToken, isAuthorizationRequired } from '../flows/tokens.js';
 import { realSleeper, type Clock, type Queue, type Sleeper } from '../ports.js';
 import { logger } from '../shared/logger.js';

@@ -4,7 +4,8 @@
  * the environment once per container.
  */
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ingestWebhook, MAX_WEBHOOK_BODY_BYTES, type ConnectionStatus, type ConnectionStatusReader, type IngestDeps } from '../flows/ingest.js';
+import { connectionStatusOf, type ConnectionStatus } from '../domain/connection.js';
+import { ingestWebhook, MAX_WEBHOOK_BODY_BYTES, type ConnectionStatusReader, type IngestDeps } from '../flows/ingest.js';
 import { errorResponse, json, rawBody, withErrors, type HttpEvent, type HttpResult } from '../shared/http.js';
 import { createAppKeySource, SIGNATURE_HEADER } from '../shared/webhook-signature.js';
 import { createMeetingStore } from '../store/meetings.js';
@@ -17,8 +18,7 @@ export { emitMetric };
 
 const statusOf = (item: Record<string, unknown> | undefined): ConnectionStatus | undefined => {
   const s = item?.status;
-  if (s === undefined) return undefined;
-  return s === 'connected' || s === 'authorization_required' ? s : 'disconnected';
+  return s === undefined ? undefined : connectionStatusOf(s);
 };
 
 /**

@@ -1,8 +1,9 @@
 import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
-import type { TokenSet } from '../calendly/port.js';
+import type { TokenSet } from '../domain/tokens.js';
 import type { SecretBox } from '../shared/crypto.js';
 import { emitMetric } from '../shared/metrics.js';
+import type { ConnectionStatus, RunOutcome, WebhookHealth } from '../domain/connection.js';
 
 /**
  * One item per user: the Calendly connection. This module owns the item's layout.
@@ -32,9 +33,6 @@ import { emitMetric } from '../shared/metrics.js';
  * leases is compared against the caller's clock in the condition, never left to TTL.
  */
 
-export type ConnectionStatus = 'connected' | 'authorization_required' | 'disconnected';
-export type WebhookHealth = 'active' | 'disabled' | 'missing';
-export type RunOutcome = 'connected' | 'authorization_required' | 'disconnected' | 'error';
 
 /** Health checks are spread over this many GSI partitions (byCheckDue.checkShard). */
 export const CHECK_SHARDS = 8;

@@ -22,7 +22,7 @@ import {
   type MeetingState,
   type MeetingUpdate,
   type NoShowRegister,
-} from '../flows/meeting-merge.js';
+} from '../domain/meeting/index.js';
 
 /**
  * The meetings table (pk userId, sk eventId = the scheduled event's UUID; GSI byStartTime on

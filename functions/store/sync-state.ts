@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SyncReason } from '../flows/sync-messages.js';
+import type { SyncReason } from '../domain/messages.js';
 
 /**
  * One item per connection (pk userId): the sync lease, the run in progress with its page cursor,

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiMeeting } from '../../functions/flows/meeting-merge.js';
+import type { ApiMeeting } from '../../functions/domain/meeting/index.js';
 import { makeMeetingsHandler } from '../../functions/handlers/meetings.js';
 import { createMeetingStore, type MeetingStore } from '../../functions/store/meetings.js';
-import type { MeetingUpdate } from '../../functions/flows/meeting-merge.js';
+import type { MeetingUpdate } from '../../functions/domain/meeting/index.js';
 import { startDynalite, type TestDynamo } from '../support/dynalite.js';
 import { eventUri, inviteeUri, meetingsEvent } from './helpers.js';
 

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { WEBHOOK_EVENTS, type CalendlyPort, type TokenSet } from '../../functions/calendly/port.js';
-import { toApiMeeting, eventIdOf } from '../../functions/flows/meeting-merge.js';
+import { toApiMeeting, eventIdOf } from '../../functions/domain/meeting/index.js';
 import { createConnectionStatusReader, makeWebhookHandler } from '../../functions/handlers/webhook.js';
 import { makeMeetingsHandler } from '../../functions/handlers/meetings.js';
 import { createSecretBox, parseEncryptionKey, randomToken } from '../../functions/shared/crypto.js';

@@ -110,7 +110,7 @@ describe('POST /webhooks/calendly/{hookKey} over dynalite', () => {
   const view = async (userId: string, ev: string) => {
     const s = await meetings.get(userId, ev);
     if (!s) return undefined;
-    const { toApiMeeting } = await import('../../functions/flows/meeting-merge.js');
+    const { toApiMeeting } = await import('../../functions/domain/meeting/index.js');
     return toApiMeeting(s);
   };
 
