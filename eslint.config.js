@@ -59,4 +59,8 @@ export default tseslint.config(
   forbid(['functions/flows/**/*.ts'], above('flows', 'adapters')),
   forbid(['functions/edge/**/*.ts'], above('edge', 'adapters', 'store', 'calendly')),
   forbid(['functions/wiring/**/*.ts'], above('wiring', 'edge')),
+  forbid(['functions/handlers/**/*.ts'], [], [
+    { regex: '^\\./', message: 'A handler never imports another handler: share through edge/ or wiring/.' },
+    { regex: '^\\.\\./(flows|store|calendly|adapters)/', message: 'Handlers reach flows, stores and adapters only through wiring/ and edge/.' },
+  ]),
 );

@@ -4,7 +4,9 @@ import { createSecretBox, parseEncryptionKey, randomToken } from '../../function
 import { logSinks } from '../../functions/shared/logger.js';
 import { createAppKeySource } from '../../functions/shared/webhook-signature.js';
 import { replayParked, type IngestDeps } from '../../functions/flows/ingest.js';
-import { createConnectionStatusReader, emitMetric, makeWebhookHandler } from '../../functions/handlers/webhook.js';
+import { createConnectionStatusReader } from '../../functions/store/connection-status.js';
+import { emitMetric } from '../../functions/shared/metrics.js';
+import { makeWebhookHandler } from '../../functions/edge/webhook.js';
 import { createMeetingStore, type MeetingStore } from '../../functions/store/meetings.js';
 import { createParkedWebhookStore, parkedIdOf } from '../../functions/store/parked-webhooks.js';
 import { createWebhookKeyStore } from '../../functions/store/webhook-keys.js';

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { createSqsQueue } from '../../functions/adapters/sqs-queue.js';
 import type { CalendlyPort, TokenSet } from '../../functions/calendly/port.js';
 import type { ConnectionDeps } from '../../functions/flows/connection-deps.js';
-import { syncDepsFrom } from '../../functions/handlers/sync-worker.js';
+import { syncDepsFrom } from '../../functions/wiring/sync-worker.js';
 import { ensureWebhook } from '../../functions/flows/webhook-step.js';
 import type { SyncDeps } from '../../functions/flows/sync.js';
 import type { Clock, Queue, QueueName, Sleeper } from '../../functions/ports.js';

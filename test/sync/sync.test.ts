@@ -3,7 +3,7 @@ import type { SQSBatchResponse } from 'aws-lambda';
 import type { CalendlyApiPort } from '../../functions/calendly/port.js';
 import { processSyncMessage } from '../../functions/flows/sync.js';
 import { syncMessageSchema } from '../../functions/domain/messages.js';
-import { createSyncWorkerHandler } from '../../functions/handlers/sync-worker.js';
+import { createSyncWorkerHandler } from '../../functions/edge/sync-worker.js';
 import { createSqsQueue } from '../../functions/adapters/sqs-queue.js';
 import { LocalQueues } from '../../local/queues.js';
 import { connectUser, meetingItems, queueDepth, sqsEvent, sqsRecord, startHarness, takeMessages, type Harness } from './harness.js';
