@@ -24,7 +24,7 @@ import { createHealthSchedulerHandler } from '../functions/edge/health-scheduler
 import { createHealthWorkerHandler } from '../functions/edge/health-worker.js';
 import { healthDepsFrom } from '../functions/wiring/health-worker.js';
 import { randomToken, sha256Base64Url } from '../functions/shared/crypto.js';
-import { CHECK_SHARDS } from '../functions/store/connections.js';
+import { CHECK_SHARDS } from '../functions/store/connections/index.js';
 import { LocalQueues, type QueueStats } from '../local/queues.js';
 import { recordingQueue, remotePorts, type RemoteServices } from './lib/harness.js';
 import { callsDiff, pool, type DdbCounts } from './lib/measure.js';

@@ -6,7 +6,7 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { processSyncMessage, type SyncDeps } from '../flows/sync.js';
+import { processSyncMessage, type SyncDeps } from '../flows/sync/index.js';
 import { parseMessage, syncMessageSchema } from '../domain/messages.js';
 import { logger } from '../shared/logger.js';
 

@@ -1,7 +1,7 @@
 import { randomToken } from '../shared/crypto.js';
 import { AppError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
-import type { Connection, StoredTokens } from '../store/connections.js';
+import type { Connection, StoredTokens } from '../store/connections/index.js';
 import { tuningOf, type ConnectionDeps } from './connection-deps.js';
 import { finishPendingCleanup } from './disconnect.js';
 import { finishConnection } from './reconnect.js';

@@ -1,6 +1,6 @@
 import type { CalendlyPort } from '../calendly/port.js';
 import type { Clock, Queue, Sleeper } from '../ports.js';
-import type { ConnectionStore } from '../store/connections.js';
+import type { ConnectionStore } from '../store/connections/index.js';
 import type { OAuthStateStore } from '../store/oauth-states.js';
 import type { WebhookKeyStore } from '../store/webhook-keys.js';
 

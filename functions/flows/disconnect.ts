@@ -1,7 +1,7 @@
 import { isCalendlyError } from '../calendly/port.js';
 import { randomToken } from '../shared/crypto.js';
 import { logger } from '../shared/logger.js';
-import type { Connection } from '../store/connections.js';
+import type { Connection } from '../store/connections/index.js';
 import { tuningOf, type CleanupDeps, type ConnectionDeps } from './connection-deps.js';
 import { isTransientCalendly } from './flow-errors.js';
 import { acquireLease } from './lease.js';

@@ -10,7 +10,7 @@ import type { Clock } from '../ports.js';
 import { logger } from '../shared/logger.js';
 import { verifySignature, type AppKeySource, type CandidateKey } from '../shared/webhook-signature.js';
 import type { ConnectionStatusReader } from '../store/connection-status.js';
-import type { MeetingStore } from '../store/meetings.js';
+import type { MeetingStore } from '../store/meetings/index.js';
 import type { ParkedWebhookStore } from '../store/parked-webhooks.js';
 import type { HookKeyRecord } from '../store/webhook-keys.js';
 

@@ -17,7 +17,7 @@
 import * as z from 'zod';
 import type { Clock } from '../ports.js';
 import { AppError } from '../shared/errors.js';
-import type { ListMeetingsResult, MeetingStore } from '../store/meetings.js';
+import type { ListMeetingsResult, MeetingStore } from '../store/meetings/index.js';
 
 export const DEFAULT_LIMIT = 50;
 /** An open side of the window: the earliest and latest instants a meeting can be listed at. */

@@ -3,7 +3,7 @@ import type { SyncMessage, SyncReason } from '../domain/messages.js';
 import { randomToken } from '../shared/crypto.js';
 import { AppError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
-import type { Connection } from '../store/connections.js';
+import type { Connection } from '../store/connections/index.js';
 import { beginConnect } from './connect-start.js';
 import { tuningOf, type ConnectionDeps } from './connection-deps.js';
 import { toAppError } from './flow-errors.js';

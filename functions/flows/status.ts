@@ -1,5 +1,5 @@
 import { notFound } from '../shared/errors.js';
-import type { Connection, ConnectionStore } from '../store/connections.js';
+import type { Connection, ConnectionStore } from '../store/connections/index.js';
 
 /** The status JSON of the HTTP contract. Built from the item's plain attributes only: it can never carry a token or key. */
 export interface StatusView {

@@ -2,7 +2,8 @@ import { isCalendlyError } from '../calendly/port.js';
 import { randomToken } from '../shared/crypto.js';
 import { AppError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
-import type { Connection, ConnectionStore, StoredTokens } from '../store/connections.js';
+import { pollWithBackoff } from '../shared/poll.js';
+import type { Connection, ConnectionStore, StoredTokens } from '../store/connections/index.js';
 import { tuningOf, type TokenDeps } from './connection-deps.js';
 
 /**
@@ -97,22 +98,20 @@ async function refreshOnce(deps: TokenDeps, userId: string, seenVersion: number,
   const t = tuningOf(deps);
   const owner = randomToken(12);
   const freshEnough = (tok: StoredTokens) => tok.expiresAt - deps.clock.now() > t.refreshAheadMs;
-  let waited = 0;
-  let delay = t.pollInitialMs;
-  for (;;) {
-    if (await deps.connections.tryTakeRefreshLease(userId, owner, deps.clock.now(), t.refreshLeaseMs)) {
-      return refreshUnderLease(deps, userId, owner, seenVersion, allowCleanup);
-    }
+  return pollWithBackoff<string>(
+    (ms) => deps.sleeper.sleep(ms),
+    { initialMs: t.pollInitialMs, maxMs: t.pollMaxMs, budgetMs: t.refreshWaitMs },
+    async () =>
+      (await deps.connections.tryTakeRefreshLease(userId, owner, deps.clock.now(), t.refreshLeaseMs))
+        ? { value: await refreshUnderLease(deps, userId, owner, seenVersion, allowCleanup) }
+        : undefined,
     // Another Lambda is refreshing: wait for its pair rather than spending the token twice.
-    if (waited >= t.refreshWaitMs) {
-      throw new AppError(503, 'token_refresh_busy', 'The Calendly token is being refreshed elsewhere; try again shortly.');
-    }
-    await deps.sleeper.sleep(delay);
-    waited += delay;
-    delay = Math.min(delay * 2, t.pollMaxMs);
-    const cur = usableTokens(await deps.connections.getWithTokens(userId), allowCleanup);
-    if (cur.tokenVersion !== seenVersion && freshEnough(cur)) return cur.accessToken;
-  }
+    () => new AppError(503, 'token_refresh_busy', 'The Calendly token is being refreshed elsewhere; try again shortly.'),
+    async () => {
+      const cur = usableTokens(await deps.connections.getWithTokens(userId), allowCleanup);
+      return cur.tokenVersion !== seenVersion && freshEnough(cur) ? { value: cur.accessToken } : undefined;
+    },
+  );
 }
 
 async function refreshUnderLease(deps: TokenDeps, userId: string, owner: string, seenVersion: number, allowCleanup: boolean): Promise<string> {

@@ -50,7 +50,7 @@ export const TABLES = {
       },
     ],
     retain: true,
-    ownedBy: 'functions/store/connections.ts',
+    ownedBy: 'functions/store/connections/',
   },
   /** One item per hook key we minted: which user it belongs to and the signing key we sent. */
   webhookKeys: {
@@ -75,7 +75,7 @@ export const TABLES = {
       },
     ],
     retain: true,
-    ownedBy: 'functions/store/meetings.ts',
+    ownedBy: 'functions/store/meetings/',
   },
   /** Single-use OAuth states (with the PKCE verifier), 10-minute life. */
   oauthStates: {

@@ -7,7 +7,7 @@ import type { CalendlyPort } from '../calendly/port.js';
 import type { ConnectionDeps } from '../flows/connection-deps.js';
 import { realSleeper, systemClock, type Clock, type Queue, type Sleeper } from '../ports.js';
 import type { SecretBox } from '../shared/crypto.js';
-import { createConnectionStore } from '../store/connections.js';
+import { createConnectionStore } from '../store/connections/index.js';
 import { createOAuthStateStore } from '../store/oauth-states.js';
 import { createWebhookKeyStore } from '../store/webhook-keys.js';
 import { readEnv, readTables } from './env.js';

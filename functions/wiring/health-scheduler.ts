@@ -2,7 +2,7 @@
 import type { HealthSchedulerDeps } from '../flows/health.js';
 import { systemClock } from '../ports.js';
 import type { SecretBox } from '../shared/crypto.js';
-import { CHECK_SHARDS, createConnectionStore } from '../store/connections.js';
+import { CHECK_SHARDS, createConnectionStore } from '../store/connections/index.js';
 import { readEnv, readTables } from './env.js';
 import { lazy } from './lazy.js';
 import { dynamo, queueFromEnv } from './services.js';

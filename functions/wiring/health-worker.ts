@@ -12,7 +12,7 @@ import { getAccessToken, isAuthorizationRequired } from '../flows/tokens.js';
 import { ensureWebhook } from '../flows/webhook-step.js';
 import { realSleeper, systemClock, type Clock, type Queue, type Sleeper } from '../ports.js';
 import type { SecretBox } from '../shared/crypto.js';
-import { createConnectionStore } from '../store/connections.js';
+import { createConnectionStore } from '../store/connections/index.js';
 import { createWebhookKeyStore } from '../store/webhook-keys.js';
 import { readEnv, readTables } from './env.js';
 import { lazy } from './lazy.js';

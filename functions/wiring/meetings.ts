@@ -1,7 +1,7 @@
 /** Composition root of the meetings Lambda: the list over the meetings table (no secret, no Calendly). */
 import type { ListMeetingsDeps } from '../flows/list-meetings.js';
 import { systemClock } from '../ports.js';
-import { createMeetingStore } from '../store/meetings.js';
+import { createMeetingStore } from '../store/meetings/index.js';
 import { readTables } from './env.js';
 import { lazy } from './lazy.js';
 import { dynamo } from './services.js';

@@ -1,11 +1,11 @@
 /** Composition root of the sync worker: Calendly pages into the meetings table, under the sync lease. */
 import type { CalendlyPort } from '../calendly/port.js';
 import type { TokenDeps } from '../flows/connection-deps.js';
-import type { SyncDeps } from '../flows/sync.js';
+import type { SyncDeps } from '../flows/sync/index.js';
 import { getAccessToken, isAuthorizationRequired } from '../flows/tokens.js';
 import { realSleeper, systemClock, type Clock, type Queue, type Sleeper } from '../ports.js';
-import { createConnectionStore } from '../store/connections.js';
-import { createMeetingStore, type MeetingStore } from '../store/meetings.js';
+import { createConnectionStore } from '../store/connections/index.js';
+import { createMeetingStore, type MeetingStore } from '../store/meetings/index.js';
 import { createSyncStateStore, type SyncStateStore } from '../store/sync-state.js';
 import { readTables } from './env.js';
 import { lazy } from './lazy.js';

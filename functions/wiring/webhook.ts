@@ -6,7 +6,7 @@ import type { SecretBox } from '../shared/crypto.js';
 import { emitMetric, type CustomMetric } from '../shared/metrics.js';
 import { createAppKeySource } from '../shared/webhook-signature.js';
 import { createConnectionStatusReader } from '../store/connection-status.js';
-import { createMeetingStore } from '../store/meetings.js';
+import { createMeetingStore } from '../store/meetings/index.js';
 import { createParkedWebhookStore } from '../store/parked-webhooks.js';
 import { createWebhookKeyStore } from '../store/webhook-keys.js';
 import { readEnv, readTables } from './env.js';

@@ -15,7 +15,7 @@ import { getStatus } from '../../functions/flows/status.js';
 import { createConnectionStatusReader } from '../../functions/store/connection-status.js';
 import type { AppSecrets, SecretsSource } from '../../functions/ports.js';
 import { createAppKeySource, signatureHeader } from '../../functions/shared/webhook-signature.js';
-import { createMeetingStore } from '../../functions/store/meetings.js';
+import { createMeetingStore } from '../../functions/store/meetings/index.js';
 import { createParkedWebhookStore } from '../../functions/store/parked-webhooks.js';
 import { connectViaOAuth, hookKeyOf, newEmail, newUserId, ourHooks, startHarness, type Harness } from './harness.js';
 

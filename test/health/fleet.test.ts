@@ -6,7 +6,7 @@ import { createHealthSchedulerHandler } from '../../functions/edge/health-schedu
 import { createHealthWorkerHandler } from '../../functions/edge/health-worker.js';
 import { healthDepsFrom } from '../../functions/wiring/health-worker.js';
 import { randomToken } from '../../functions/shared/crypto.js';
-import { CHECK_SHARDS } from '../../functions/store/connections.js';
+import { CHECK_SHARDS } from '../../functions/store/connections/index.js';
 import { connectSandboxUser } from '../support/sandbox.js';
 import { startHarness, type Harness } from '../sync/harness.js';
 

@@ -6,7 +6,7 @@ import { checkConnectionHealth, type HealthCheckDeps } from '../../functions/flo
 import { ingestWebhook, type IngestDeps } from '../../functions/flows/ingest.js';
 import { createHealthWorkerHandler } from '../../functions/edge/health-worker.js';
 import { healthDepsFrom } from '../../functions/wiring/health-worker.js';
-import { checkShardOf } from '../../functions/store/connections.js';
+import { checkShardOf } from '../../functions/store/connections/index.js';
 import { createParkedWebhookStore } from '../../functions/store/parked-webhooks.js';
 import { connectUser, sqsEvent, sqsRecord, startHarness, takeMessages, type Harness } from '../sync/harness.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiMeeting } from '../../functions/domain/meeting/index.js';
 import { makeMeetingsHandler } from '../../functions/edge/meetings.js';
-import { createMeetingStore, type MeetingStore } from '../../functions/store/meetings.js';
+import { createMeetingStore, type MeetingStore } from '../../functions/store/meetings/index.js';
 import type { MeetingUpdate } from '../../functions/domain/meeting/index.js';
 import { startDynalite, type TestDynamo } from '../support/dynalite.js';
 import { eventUri, inviteeUri, meetingsEvent } from './helpers.js';

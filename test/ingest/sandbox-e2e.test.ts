@@ -14,7 +14,7 @@ import { makeWebhookHandler } from '../../functions/edge/webhook.js';
 import { makeMeetingsHandler } from '../../functions/edge/meetings.js';
 import { createSecretBox, parseEncryptionKey, randomToken } from '../../functions/shared/crypto.js';
 import { createAppKeySource } from '../../functions/shared/webhook-signature.js';
-import { createMeetingStore, type MeetingStore } from '../../functions/store/meetings.js';
+import { createMeetingStore, type MeetingStore } from '../../functions/store/meetings/index.js';
 import { createParkedWebhookStore } from '../../functions/store/parked-webhooks.js';
 import { createWebhookKeyStore } from '../../functions/store/webhook-keys.js';
 import { startDynalite, type TestDynamo } from '../support/dynalite.js';

@@ -7,7 +7,7 @@ import { replayParked, type IngestDeps } from '../../functions/flows/ingest.js';
 import { createConnectionStatusReader } from '../../functions/store/connection-status.js';
 import { emitMetric } from '../../functions/shared/metrics.js';
 import { makeWebhookHandler } from '../../functions/edge/webhook.js';
-import { createMeetingStore, type MeetingStore } from '../../functions/store/meetings.js';
+import { createMeetingStore, type MeetingStore } from '../../functions/store/meetings/index.js';
 import { createParkedWebhookStore, parkedIdOf } from '../../functions/store/parked-webhooks.js';
 import { createWebhookKeyStore } from '../../functions/store/webhook-keys.js';
 import type { AppSecrets, SecretsSource } from '../../functions/ports.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SQSBatchResponse } from 'aws-lambda';
 import type { CalendlyApiPort } from '../../functions/calendly/port.js';
-import { processSyncMessage } from '../../functions/flows/sync.js';
+import { processSyncMessage } from '../../functions/flows/sync/index.js';
 import { syncMessageSchema } from '../../functions/domain/messages.js';
 import { createSyncWorkerHandler } from '../../functions/edge/sync-worker.js';
 import { createSqsQueue } from '../../functions/adapters/sqs-queue.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { catchUpStart, DEFAULT_CHECK_OPTIONS } from '../../functions/flows/health.js';
-import { DEFAULT_SYNC_OPTIONS, mergeWork, resolveWindow } from '../../functions/flows/sync.js';
+import { DEFAULT_SYNC_OPTIONS, mergeWork, resolveWindow } from '../../functions/flows/sync/index.js';
 import { healthMessageSchema, parseMessage } from '../../functions/domain/messages.js';
 
 const NOW = Date.parse('2026-06-01T00:00:00.000Z');
