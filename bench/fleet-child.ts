@@ -19,7 +19,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createSqsQueue } from '../functions/adapters/sqs-queue.js';
 import { WEBHOOK_EVENTS } from '../functions/calendly/port.js';
-import type { HealthSchedulerDeps, HealthTickSummary } from '../functions/flows/health.js';
+import type { HealthSchedulerDeps, HealthTickSummary } from '../functions/flows/health/index.js';
 import { createHealthSchedulerHandler } from '../functions/edge/health-scheduler.js';
 import { createHealthWorkerHandler } from '../functions/edge/health-worker.js';
 import { healthDepsFrom } from '../functions/wiring/health-worker.js';

@@ -4,7 +4,7 @@
  * out to the health queue; never calls Calendly. Answers the tick summary.
  */
 import { healthTickSchema } from '../domain/messages.js';
-import { runHealthTick, type HealthSchedulerDeps, type HealthTickSummary } from '../flows/health.js';
+import { runHealthTick, type HealthSchedulerDeps, type HealthTickSummary } from '../flows/health/index.js';
 import { logger } from '../shared/logger.js';
 
 export function createHealthSchedulerHandler(getDeps: () => Promise<HealthSchedulerDeps> | HealthSchedulerDeps) {

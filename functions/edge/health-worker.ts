@@ -5,7 +5,7 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { checkConnectionHealth, type HealthCheckDeps } from '../flows/health.js';
+import { checkConnectionHealth, type HealthCheckDeps } from '../flows/health/index.js';
 import { healthMessageSchema, parseMessage } from '../domain/messages.js';
 import { logger } from '../shared/logger.js';
 

@@ -1,5 +1,5 @@
 /** Composition root of the health scheduler: due connections from the check index onto the health queue. */
-import type { HealthSchedulerDeps } from '../flows/health.js';
+import type { HealthSchedulerDeps } from '../flows/health/index.js';
 import { systemClock } from '../ports.js';
 import type { SecretBox } from '../shared/crypto.js';
 import { CHECK_SHARDS, createConnectionStore } from '../store/connections/index.js';

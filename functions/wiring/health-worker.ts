@@ -7,7 +7,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CalendlyPort } from '../calendly/port.js';
 import type { RepairDeps } from '../flows/connection-deps.js';
 import { finishPendingCleanup } from '../flows/disconnect.js';
-import type { HealthCheckDeps } from '../flows/health.js';
+import type { HealthCheckDeps } from '../flows/health/index.js';
 import { getAccessToken, isAuthorizationRequired } from '../flows/tokens.js';
 import { ensureWebhook } from '../flows/webhook-step.js';
 import { realSleeper, systemClock, type Clock, type Queue, type Sleeper } from '../ports.js';

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CalendlyPort } from '../../functions/calendly/port.js';
 import { finishPendingCleanup } from '../../functions/flows/disconnect.js';
-import { checkConnectionHealth } from '../../functions/flows/health.js';
+import { checkConnectionHealth } from '../../functions/flows/health/index.js';
 import { healthDepsFrom } from '../../functions/wiring/health-worker.js';
 import { ingestWebhook } from '../../functions/flows/ingest.js';
 import { getStatus } from '../../functions/flows/status.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WEBHOOK_EVENTS } from '../../functions/calendly/port.js';
-import type { HealthSchedulerDeps } from '../../functions/flows/health.js';
+import type { HealthSchedulerDeps } from '../../functions/flows/health/index.js';
 import { createHealthSchedulerHandler } from '../../functions/edge/health-scheduler.js';
 import { createHealthWorkerHandler } from '../../functions/edge/health-worker.js';
 import { healthDepsFrom } from '../../functions/wiring/health-worker.js';

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disconnect } from '../../functions/flows/disconnect.js';
-import { checkConnectionHealth, type HealthCheckDeps } from '../../functions/flows/health.js';
+import { checkConnectionHealth, type HealthCheckDeps } from '../../functions/flows/health/index.js';
 import { ingestWebhook, type IngestDeps } from '../../functions/flows/ingest.js';
 import { createHealthWorkerHandler } from '../../functions/edge/health-worker.js';
 import { healthDepsFrom } from '../../functions/wiring/health-worker.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runHealthTick, type HealthSchedulerDeps } from '../../functions/flows/health.js';
+import { runHealthTick, type HealthSchedulerDeps } from '../../functions/flows/health/index.js';
 import { healthMessageSchema } from '../../functions/domain/messages.js';
 import { createHealthSchedulerHandler } from '../../functions/edge/health-scheduler.js';
 import { CHECK_SHARDS } from '../../functions/store/connections/index.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { catchUpStart, DEFAULT_CHECK_OPTIONS } from '../../functions/flows/health.js';
+import { catchUpStart, DEFAULT_CHECK_OPTIONS } from '../../functions/flows/health/index.js';
 import { DEFAULT_SYNC_OPTIONS, mergeWork, resolveWindow } from '../../functions/flows/sync/index.js';
 import { healthMessageSchema, parseMessage } from '../../functions/domain/messages.js';
 
