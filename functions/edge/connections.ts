@@ -8,7 +8,7 @@ import { beginConnect } from '../flows/connect.js';
 import { disconnect } from '../flows/disconnect.js';
 import { reconnect } from '../flows/reconnect.js';
 import { getStatus } from '../flows/status.js';
-import { AppError } from '../shared/errors.js';
+import { NotFoundError } from '../domain/errors.js';
 import { json, parseJsonBody, userIdOf, withErrors, type HttpEvent, type HttpResult } from './http.js';
 
 /** These routes take no body fields; anything sent must be an empty object. */
@@ -31,6 +31,6 @@ export function createConnectionsHandler(getDeps: () => Promise<ConnectionDeps>)
         parseJsonBody(event, emptyBody);
         return json(200, await reconnect(deps, userId));
       }
-      throw new AppError(404, 'not_found', 'No such route.');
+      throw new NotFoundError('not_found', 'No such route.');
     });
 }

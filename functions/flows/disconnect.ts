@@ -5,7 +5,8 @@ import type { Connection } from '../store/connections/index.js';
 import { tuningOf, type CleanupDeps, type ConnectionDeps } from './connection-deps.js';
 import { isTransientCalendly } from './flow-errors.js';
 import { acquireLease } from './lease.js';
-import { AuthorizationRequiredError, obtainAccessToken, persistWithRetry } from './tokens.js';
+import { AuthorizationRequiredError } from '../domain/errors.js';
+import { obtainAccessToken, persistWithRetry } from './tokens.js';
 import { hookKeyFromCallback } from './webhook-step.js';
 
 export type CleanupResult = 'done' | 'pending' | 'nothing_to_do';

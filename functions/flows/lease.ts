@@ -1,5 +1,5 @@
-import { AppError } from '../shared/errors.js';
 import type { Connection } from '../store/connections/index.js';
+import { ConflictError } from '../domain/errors.js';
 import { pollWithBackoff } from '../shared/poll.js';
 import { tuningOf, type TokenDeps } from './connection-deps.js';
 
@@ -56,7 +56,7 @@ export async function acquireLease(
       if (conn.lease) waitedFor.add(conn.lease.owner);
       return undefined;
     },
-    () => new AppError(409, 'connection_busy', 'Another change to this Calendly connection is still running; try again shortly.'),
+    () => new ConflictError('connection_busy', 'Another change to this Calendly connection is still running; try again shortly.'),
     // Look before trying to take: the holder we waited for may have finished with a result to share.
     async () => {
       const seen = await deps.connections.get(userId);

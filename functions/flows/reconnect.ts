@@ -1,15 +1,15 @@
 import { isCalendlyError, type CalendlyUser } from '../calendly/port.js';
+import { AuthorizationRequiredError, DomainError, UnavailableError } from '../domain/errors.js';
 import type { SyncMessage, SyncReason } from '../domain/messages.js';
 import { randomToken } from '../shared/crypto.js';
-import { AppError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
 import type { Connection } from '../store/connections/index.js';
 import { beginConnect } from './connect-start.js';
 import { tuningOf, type ConnectionDeps } from './connection-deps.js';
-import { toAppError } from './flow-errors.js';
+import { toFlowFailure } from './flow-errors.js';
 import { acquireLease } from './lease.js';
 import { statusView, type StatusView } from './status.js';
-import { AuthorizationRequiredError, getAccessToken } from './tokens.js';
+import { getAccessToken } from './tokens.js';
 import { ensureWebhook } from './webhook-step.js';
 
 export type ReconnectAnswer = ({ status: 'connected' } & StatusView) | { status: 'authorization_required'; authorizeUrl: string };
@@ -35,7 +35,7 @@ export async function reconnect(deps: ConnectionDeps, userId: string): Promise<R
       const conn = (await deps.connections.get(userId)) ?? lease.conn;
       return { ...statusView(conn), status: 'connected' };
     }
-    if (run.outcome === 'error') throw new AppError(503, run.code ?? 'reconnect_failed', run.message ?? 'The reconnect that was already running failed; please try again.');
+    if (run.outcome === 'error') throw new UnavailableError(run.code ?? 'reconnect_failed', run.message ?? 'The reconnect that was already running failed; please try again.');
     return authorizationRequired(deps, userId);
   }
   const conn = lease.conn;
@@ -73,15 +73,15 @@ export async function finishConnection(
       logger.warn('connection lease expired before the run finished', { userId });
     }
     const conn = await deps.connections.get(userId);
-    if (!conn) throw new AppError(503, 'connection_changed', 'The connection changed meanwhile; please try again.');
+    if (!conn) throw new UnavailableError('connection_changed', 'The connection changed meanwhile; please try again.');
     return { ...statusView(conn), status: 'connected' };
   } catch (e) {
     if (e instanceof AuthorizationRequiredError) {
       await deps.connections.finishRun(userId, owner, { outcome: 'authorization_required', nowMs: deps.clock.now() }).catch(() => false);
       return authorizationRequired(deps, userId);
     }
-    const err = toAppError(e);
-    logger.warn('connection flow failed', { userId, reason, code: err.code, cause: isCalendlyError(e) ? e.kind : e instanceof AppError ? e.code : 'internal' });
+    const err = toFlowFailure(e);
+    logger.warn('connection flow failed', { userId, reason, code: err.code, cause: isCalendlyError(e) ? e.kind : e instanceof DomainError ? e.code : 'internal' });
     await deps.connections
       .finishRun(userId, owner, { outcome: 'error', nowMs: deps.clock.now(), error: { code: err.code, message: err.message } })
       .catch(() => false);

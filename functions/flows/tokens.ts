@@ -1,6 +1,6 @@
 import { isCalendlyError } from '../calendly/port.js';
+import { AuthorizationRequiredError, NotFoundError, UnavailableError } from '../domain/errors.js';
 import { randomToken } from '../shared/crypto.js';
-import { AppError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
 import { pollWithBackoff } from '../shared/poll.js';
 import type { Connection, ConnectionStore, StoredTokens } from '../store/connections/index.js';
@@ -29,19 +29,12 @@ import { tuningOf, type TokenDeps } from './connection-deps.js';
  * one refresh per connection at a time; it cannot undo a lost answer.
  */
 
-export class AuthorizationRequiredError extends AppError {
-  constructor(message = 'Calendly no longer accepts this connection; the user must authorize again.') {
-    super(409, 'authorization_required', message);
-    this.name = 'AuthorizationRequiredError';
-  }
-}
-
 /** Calendly refused this connection's grant: the user must authorize again (no retry helps). */
 export function isAuthorizationRequired(e: unknown): boolean {
   return e instanceof AuthorizationRequiredError || isCalendlyError(e, 'invalid_grant');
 }
 
-export const notConnected = () => new AppError(404, 'not_connected', 'There is no active Calendly connection for this user.');
+export const notConnected = () => new NotFoundError('not_connected', 'There is no active Calendly connection for this user.');
 
 export interface TokenOptions {
   /** Refresh even if the stored token is not near expiry (unless it changed since it was read). */
@@ -106,7 +99,7 @@ async function refreshOnce(deps: TokenDeps, userId: string, seenVersion: number,
         ? { value: await refreshUnderLease(deps, userId, owner, seenVersion, allowCleanup) }
         : undefined,
     // Another Lambda is refreshing: wait for its pair rather than spending the token twice.
-    () => new AppError(503, 'token_refresh_busy', 'The Calendly token is being refreshed elsewhere; try again shortly.'),
+    () => new UnavailableError('token_refresh_busy', 'The Calendly token is being refreshed elsewhere; try again shortly.'),
     async () => {
       const cur = usableTokens(await deps.connections.getWithTokens(userId), allowCleanup);
       return cur.tokenVersion !== seenVersion && freshEnough(cur) ? { value: cur.accessToken } : undefined;

@@ -1,8 +1,8 @@
 /** One page of a user's meetings by start time, and the opaque token that continues it. */
 import { createHash } from 'node:crypto';
+import { InvalidInputError } from '../../domain/errors.js';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { normalizeIso, toApiMeeting, type ApiMeeting } from '../../domain/meeting/index.js';
-import { AppError } from '../../shared/errors.js';
 import { itemToState, type Item, type MeetingTable } from './item.js';
 
 export interface ListMeetingsInput {
@@ -42,7 +42,7 @@ function encodeToken(payload: TokenPayload): string {
   return `${body}.${checksum(body)}`;
 }
 
-const badToken = (why = 'is not valid') => new AppError(400, 'invalid_next_token', `nextToken ${why}; start again without it.`);
+const badToken = (why = 'is not valid') => new InvalidInputError('invalid_next_token', `nextToken ${why}; start again without it.`);
 
 /**
  * Opaque, but not trusted: the checksum catches corruption and casual edits, the token is
@@ -86,7 +86,7 @@ const { doc, tableName } = t;
     status = token.st ?? undefined;
     startKey = { userId, startKey: token.sk, eventId: token.id };
   }
-  if (!lo || !hi || lo >= hi) throw new AppError(400, 'invalid_window', '`from` must be an ISO-8601 time before `to`.');
+  if (!lo || !hi || lo >= hi) throw new InvalidInputError('invalid_window', '`from` must be an ISO-8601 time before `to`.');
   // Ask for one more than we return: then nextToken exists only when another item does.
   const items: Item[] = [];
   for (;;) {
