@@ -1,5 +1,5 @@
 /**
- * Webhook ingest (design.md "Webhook ingest"): size → signature → hook/connection → parse →
+ * Webhook ingest: size → signature → hook/connection → parse →
  * one forward-only write. The answer is sent after the write, so a 200 means stored. A signed
  * body is never answered with a 4xx (Calendly would retry for 24 h and then disable the hook):
  * what we cannot understand is parked (202) for replay.

@@ -16,7 +16,6 @@
  */
 import * as z from 'zod';
 import { InvalidInputError } from '../domain/errors.js';
-import type { Clock } from '../ports.js';
 import type { ListMeetingsResult, MeetingStore } from '../store/meetings/index.js';
 
 export const DEFAULT_LIMIT = 50;
@@ -45,8 +44,6 @@ const querySchema = z.strictObject({
 
 export interface ListMeetingsDeps {
   meetings: Pick<MeetingStore, 'list'>;
-  /** Unused today (no default window); kept so handlers need not change if one is added. */
-  clock?: Clock;
 }
 
 const toMs = (s: string): number => Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s);

@@ -18,7 +18,7 @@ export type ReconnectAnswer = ({ status: 'connected' } & StatusView) | { status:
 type FlowSyncReason = Exclude<SyncReason, 'manual'>;
 
 /**
- * Reconnect (design "The flows", steps 1–6). Idempotent: run once or fifty times, one after
+ * Reconnect: tokens, then the webhook step, then a catch-up sync. Idempotent: run once or fifty times, one after
  * another or ten at once, the end state is one active user-scoped hook pointing at us whose
  * key we hold, valid tokens, no orphans. Concurrent calls wait for the running one and answer
  * its result.

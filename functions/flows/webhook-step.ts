@@ -24,7 +24,7 @@ export interface EnsureWebhookResult {
 }
 
 /**
- * Design steps 4 and 5: make sure exactly one active user-scoped subscription points at us,
+ * The webhook step of connect and reconnect (and the health check's repair): make sure exactly one active user-scoped subscription points at us,
  * with a key we hold, and record it on the connection.
  *
  *  1. List the user's subscriptions. Ours are those whose callback URL starts with our webhook

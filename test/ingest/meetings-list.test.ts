@@ -21,7 +21,7 @@ describe('GET /meetings over dynalite', () => {
   beforeAll(async () => {
     db = await startDynalite();
     store = createMeetingStore(db.doc, db.tables.meetings);
-    handler = makeMeetingsHandler({ meetings: store, clock: { now: () => NOW } });
+    handler = makeMeetingsHandler({ meetings: store });
     const updates: MeetingUpdate[] = [];
     for (let i = 0; i < N; i++) {
       // Several meetings share a start time (ties are ordered by event id), every 7th is canceled.

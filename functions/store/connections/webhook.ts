@@ -4,7 +4,7 @@ import { checkShardOf, DEFAULT_CHECK_INTERVAL_MS, iso, type ConnectionTable } fr
 
 export interface ConnectionWebhook {
   /**
-   * Design step 5: the hook onto the connection, one conditional write: the connection is not
+   * The webhook step's last move: the hook onto the connection, one conditional write: the connection is not
    * disconnected and the lease is free, expired or `leaseOwner`'s.
    */
   recordWebhook(userId: string, input: { webhookUri: string; hookKey: string; nowMs: number; leaseOwner?: string }): Promise<boolean>;
