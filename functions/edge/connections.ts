@@ -2,6 +2,7 @@
  * HTTP: GET/DELETE /connections/calendly, POST /connections/calendly/connect and
  * /connections/calendly/reconnect. Thin: parse, call the flow, shape the answer.
  */
+import type { Context } from 'aws-lambda';
 import * as z from 'zod';
 import type { ConnectionDeps } from '../flows/connection-deps.js';
 import { beginConnect } from '../flows/connect.js';
@@ -15,7 +16,7 @@ import { json, parseJsonBody, userIdOf, withErrors, type HttpEvent, type HttpRes
 const emptyBody = z.object({}).strict();
 
 export function createConnectionsHandler(getDeps: () => Promise<ConnectionDeps>) {
-  return (event: HttpEvent): Promise<HttpResult> =>
+  return (event: HttpEvent, context?: Context): Promise<HttpResult> =>
     withErrors(event, async () => {
       const userId = userIdOf(event);
       const method = event.requestContext.http.method.toUpperCase();
@@ -32,5 +33,5 @@ export function createConnectionsHandler(getDeps: () => Promise<ConnectionDeps>)
         return json(200, await reconnect(deps, userId));
       }
       throw new NotFoundError('not_found', 'No such route.');
-    });
+    }, context);
 }

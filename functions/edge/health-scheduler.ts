@@ -6,9 +6,12 @@
 import { healthTickSchema } from '../domain/messages.js';
 import { runHealthTick, type HealthSchedulerDeps, type HealthTickSummary } from '../flows/health/index.js';
 import { logger } from '../shared/logger.js';
+import { addLambdaContext } from './lambda-context.js';
+import type { Context } from 'aws-lambda';
 
 export function createHealthSchedulerHandler(getDeps: () => Promise<HealthSchedulerDeps> | HealthSchedulerDeps) {
-  return async (event: unknown): Promise<HealthTickSummary> => {
+  return async (event: unknown, context?: Context): Promise<HealthTickSummary> => {
+    addLambdaContext(context);
     const tick = healthTickSchema.safeParse(event ?? { kind: 'health-tick' });
     if (!tick.success) {
       // A malformed schedule input is a deployment error: fail loudly (the schedule's DLQ keeps it).

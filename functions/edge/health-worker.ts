@@ -8,6 +8,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { checkConnectionHealth, type HealthCheckDeps } from '../flows/health/index.js';
 import { healthMessageSchema, parseMessage } from '../domain/messages.js';
 import { logger } from '../shared/logger.js';
+import { addLambdaContext } from './lambda-context.js';
 
 export async function handleHealthRecord(deps: HealthCheckDeps, record: SQSRecord): Promise<void> {
   const parsed = parseMessage(healthMessageSchema, record.body);
@@ -18,11 +19,12 @@ export async function handleHealthRecord(deps: HealthCheckDeps, record: SQSRecor
   const result = await checkConnectionHealth(deps, parsed.value);
   // Healthy and skipped checks are the bulk (every connection, every period): debug only.
   const routine = result.outcome === 'healthy' || result.outcome.startsWith('skipped');
-  (routine ? logger.debug : logger.info)('health check done', { messageId: record.messageId, userId: parsed.value.userId, ...result });
+  logger[routine ? 'debug' : 'info']('health check done', { messageId: record.messageId, userId: parsed.value.userId, ...result });
 }
 
 export function createHealthWorkerHandler(getDeps: () => Promise<HealthCheckDeps> | HealthCheckDeps) {
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+    addLambdaContext(context);
     const deps = await getDeps();
     const processor = new BatchProcessor(EventType.SQS);
     return processPartialResponse(event, (record: SQSRecord) => handleHealthRecord(deps, record), processor, {

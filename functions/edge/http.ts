@@ -1,7 +1,8 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type * as z from 'zod';
 import { DomainError, InvalidInputError, type FailureKind } from '../domain/errors.js';
 import { logger } from '../shared/logger.js';
+import { addLambdaContext } from './lambda-context.js';
 
 export type HttpEvent = APIGatewayProxyEventV2 & {
   requestContext: APIGatewayProxyEventV2['requestContext'] & {
@@ -91,14 +92,15 @@ export function parseWith<T extends z.ZodType>(schema: T, data: unknown, code = 
  * Wraps a handler body: domain errors and edge refusals become their `{error, message}` answer; anything else is
  * logged (without secrets) and answered as a 500 that says nothing internal.
  */
-export async function withErrors(event: HttpEvent, body: () => Promise<HttpResult>): Promise<HttpResult> {
-  logger.withCorrelationId(event.requestContext?.requestId);
+export async function withErrors(event: HttpEvent, body: () => Promise<HttpResult>, context?: Context): Promise<HttpResult> {
+  addLambdaContext(context);
+  logger.appendKeys({ correlationId: event.requestContext?.requestId });
   try {
     return await body();
   } catch (err) {
     if (err instanceof DomainError) return errorResponse(STATUS_OF[err.kind], err.code, err.message);
     if (err instanceof HttpRefusal) return errorResponse(err.status, err.code, err.message);
-    logger.error('unhandled error', { error: err instanceof Error ? { name: err.name, message: err.message } : String(err) });
+    logger.error('unhandled error', { error: err });
     return errorResponse(500, 'internal_error', 'Something went wrong on our side; please try again.');
   }
 }

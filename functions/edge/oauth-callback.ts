@@ -3,6 +3,7 @@
  * APP_REDIRECT_URL with calendly=connected or calendly=error&reason=<code>; the query is read
  * defensively (a browser can send anything), and nothing about it is echoed or logged.
  */
+import type { Context } from 'aws-lambda';
 import type { ConnectionDeps } from '../flows/connection-deps.js';
 import { completeConnect } from '../flows/connect.js';
 import { logger } from '../shared/logger.js';
@@ -15,7 +16,7 @@ const param = (event: HttpEvent, name: string): string | undefined => {
 };
 
 export function createOAuthCallbackHandler(getDeps: () => Promise<ConnectionDeps>) {
-  return (event: HttpEvent): Promise<HttpResult> =>
+  return (event: HttpEvent, context?: Context): Promise<HttpResult> =>
     withErrors(event, async () => {
       const deps = await getDeps();
       try {
@@ -23,11 +24,11 @@ export function createOAuthCallbackHandler(getDeps: () => Promise<ConnectionDeps
         return redirect(answer.location);
       } catch (e) {
         // The browser is mid-redirect: send it back to the app with a reason, never a JSON 500.
-        logger.error('oauth callback failed', { error: e instanceof Error ? { name: e.name, message: e.message } : 'unknown' });
+        logger.error('oauth callback failed', { error: e });
         const url = new URL(deps.appRedirectUrl);
         url.searchParams.set('calendly', 'error');
         url.searchParams.set('reason', 'temporarily_unavailable');
         return redirect(url.toString());
       }
-    });
+    }, context);
 }

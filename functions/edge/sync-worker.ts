@@ -9,6 +9,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { processSyncMessage, type SyncDeps } from '../flows/sync/index.js';
 import { parseMessage, syncMessageSchema } from '../domain/messages.js';
 import { logger } from '../shared/logger.js';
+import { addLambdaContext } from './lambda-context.js';
 
 /** Handles one record; exported for tests. Throws to report the record as failed. */
 export async function handleSyncRecord(deps: SyncDeps, record: SQSRecord, deadlineMs?: number): Promise<void> {
@@ -24,6 +25,7 @@ export async function handleSyncRecord(deps: SyncDeps, record: SQSRecord, deadli
 /** The handler over given deps (the local runtime and tests build their own). */
 export function createSyncWorkerHandler(getDeps: () => Promise<SyncDeps> | SyncDeps) {
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+    addLambdaContext(context);
     const deps = await getDeps();
     const remaining = context?.getRemainingTimeInMillis?.();
     // Stop early enough to save the cursor and hand off (a quarter of the budget, at most 30 s).

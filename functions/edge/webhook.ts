@@ -2,6 +2,7 @@
  * POST /webhooks/calendly/{hookKey} — thin: raw bytes and the signature header in, the ingest
  * flow's answer out.
  */
+import type { Context } from 'aws-lambda';
 import { ingestWebhook, MAX_WEBHOOK_BODY_BYTES, type IngestDeps } from '../flows/ingest.js';
 import { errorResponse, json, rawBody, withErrors, type HttpEvent, type HttpResult } from './http.js';
 import { SIGNATURE_HEADER } from '../shared/webhook-signature.js';
@@ -14,7 +15,7 @@ function header(event: HttpEvent, name: string): string | undefined {
 }
 
 export function makeWebhookHandler(deps: IngestDeps | (() => Promise<IngestDeps>)) {
-  return async (event: HttpEvent): Promise<HttpResult> =>
+  return async (event: HttpEvent, context?: Context): Promise<HttpResult> =>
     withErrors(event, async () => {
       // Size first: a base64 body can be measured before decoding it.
       const encoded = event.body ?? '';
@@ -27,5 +28,5 @@ export function makeWebhookHandler(deps: IngestDeps | (() => Promise<IngestDeps>
         body: rawBody(event),
       });
       return json(result.statusCode, result.body);
-    });
+    }, context);
 }

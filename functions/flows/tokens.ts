@@ -172,7 +172,7 @@ export async function persistWithRetry<T>(deps: Pick<TokenDeps, 'sleeper'>, writ
       return await write();
     } catch (e) {
       if (i >= attempts) throw e;
-      logger.warn('store write failed; retrying', { attempt: i, error: e instanceof Error ? e.name : 'unknown' });
+      logger.warn('store write failed; retrying', { attempt: i, error: e });
       await deps.sleeper.sleep(50 * 2 ** i);
     }
   }
