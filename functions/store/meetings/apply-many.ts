@@ -2,7 +2,7 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { eventIdOf, mergeMeeting, type MeetingUpdate } from '../../domain/meeting/index.js';
-import { isConditionFailure } from '../dynamo.js';
+import { conditional } from '../dynamo.js';
 import { batchGet, batchPut } from './batch.js';
 import { fenceKey, itemToState, stateToItem, type Item, type MeetingTable } from './item.js';
 
@@ -29,29 +29,25 @@ const { doc, tableName, clock, sleep, fenceLeaseMs, fenceWaitMs } = t;
   // (1) Raise the fence (one bulk writer per user at a time).
   const token = randomUUID();
   let liveUntil = 0;
+  /** One conditional update of this user's fence item; false when its condition failed. */
+  const updateFence = (input: Pick<ConstructorParameters<typeof UpdateCommand>[0], 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>) => {
+    counter.n++;
+    return conditional(() => doc.send(new UpdateCommand({ TableName: tableName, Key: fenceKey(userId), ...input })));
+  };
   const raise = async () => {
     const fenceDeadline = clock.now() + fenceLeaseMs + fenceWaitMs;
     for (;;) {
       const now = clock.now();
       liveUntil = now + fenceLeaseMs;
-      try {
-        counter.n++;
-        await doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: fenceKey(userId),
-            UpdateExpression: 'SET #seq = if_not_exists(#seq, :zero) + :one, liveUntil = :until, #token = :token',
-            ConditionExpression: 'attribute_not_exists(liveUntil) OR liveUntil < :now',
-            ExpressionAttributeNames: { '#seq': 'seq', '#token': 'token' },
-            ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':until': liveUntil, ':token': token, ':now': now },
-          }),
-        );
-        return;
-      } catch (err) {
-        if (!isConditionFailure(err)) throw err;
-        if (clock.now() > fenceDeadline) throw new Error('another bulk meeting write holds the fence', { cause: err });
-        await sleep(50);
-      }
+      const raised = await updateFence({
+        UpdateExpression: 'SET #seq = if_not_exists(#seq, :zero) + :one, liveUntil = :until, #token = :token',
+        ConditionExpression: 'attribute_not_exists(liveUntil) OR liveUntil < :now',
+        ExpressionAttributeNames: { '#seq': 'seq', '#token': 'token' },
+        ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':until': liveUntil, ':token': token, ':now': now },
+      });
+      if (raised) return;
+      if (clock.now() > fenceDeadline) throw new Error('another bulk meeting write holds the fence');
+      await sleep(50);
     }
   };
   // Renew before a chunk when half the lease is gone, so the fence never lapses mid-write.
@@ -59,43 +55,25 @@ const { doc, tableName, clock, sleep, fenceLeaseMs, fenceWaitMs } = t;
     const now = clock.now();
     if (liveUntil - now > fenceLeaseMs / 2) return;
     const next = now + fenceLeaseMs;
-    counter.n++;
-    try {
-      await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: fenceKey(userId),
-          UpdateExpression: 'SET liveUntil = :until',
-          ConditionExpression: '#token = :token AND liveUntil > :now',
-          ExpressionAttributeNames: { '#token': 'token' },
-          ExpressionAttributeValues: { ':until': next, ':token': token, ':now': now },
-        }),
-      );
-    } catch (err) {
-      // Our fence lapsed: a webhook may have trusted it was down, so writing on would be
-      // unsafe. Abort; the caller retries the whole batch (the merge makes that harmless).
-      if (isConditionFailure(err)) throw new Error('bulk meeting write lost its fence; retry the batch', { cause: err });
-      throw err;
-    }
+    const renewed = await updateFence({
+      UpdateExpression: 'SET liveUntil = :until',
+      ConditionExpression: '#token = :token AND liveUntil > :now',
+      ExpressionAttributeNames: { '#token': 'token' },
+      ExpressionAttributeValues: { ':until': next, ':token': token, ':now': now },
+    });
+    // Our fence lapsed: a webhook may have trusted it was down, so writing on would be
+    // unsafe. Abort; the caller retries the whole batch (the merge makes that harmless).
+    if (!renewed) throw new Error('bulk meeting write lost its fence; retry the batch');
     liveUntil = next;
   };
-  const lower = async () => {
-    counter.n++;
-    try {
-      await doc.send(
-        new UpdateCommand({
-          TableName: tableName,
-          Key: fenceKey(userId),
-          UpdateExpression: 'SET liveUntil = :zero',
-          ConditionExpression: '#token = :token',
-          ExpressionAttributeNames: { '#token': 'token' },
-          ExpressionAttributeValues: { ':zero': 0, ':token': token },
-        }),
-      );
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-    }
-  };
+  // A fence already taken over needs no lowering.
+  const lower = () =>
+    updateFence({
+      UpdateExpression: 'SET liveUntil = :zero',
+      ConditionExpression: '#token = :token',
+      ExpressionAttributeNames: { '#token': 'token' },
+      ExpressionAttributeValues: { ':zero': 0, ':token': token },
+    });
 
   await raise();
   let applied = 0;
