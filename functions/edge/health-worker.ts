@@ -1,6 +1,6 @@
 /**
  * Health queue consumer (SQS, ReportBatchItemFailures): one connection check per record
- * (flows/health.ts). A check that could not reach Calendly records its next attempt and
+ * (flows/health/check.ts). A check that could not reach Calendly records its next attempt and
  * succeeds; only a failure to record anything is reported back for an SQS retry.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';

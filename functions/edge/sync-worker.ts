@@ -1,6 +1,6 @@
 /**
  * Sync queue consumer (SQS event source mapping with ReportBatchItemFailures). Each record is
- * one kick for one connection (flows/sync.ts). Only retryable failures are reported back; a
+ * one kick for one connection (flows/sync/run.ts). Only retryable failures are reported back; a
  * message that can never be valid is logged and dropped (it would only burn receives on its way
  * to the DLQ).
  */
