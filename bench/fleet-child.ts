@@ -19,11 +19,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createSqsQueue } from '../functions/adapters/sqs-queue.js';
 import { WEBHOOK_EVENTS } from '../functions/calendly/port.js';
-import type { HealthSchedulerDeps, HealthTickSummary } from '../functions/flows/health.js';
-import { createHealthSchedulerHandler } from '../functions/handlers/health-scheduler.js';
-import { createHealthWorkerHandler, healthDepsFrom } from '../functions/handlers/health-worker.js';
+import type { HealthSchedulerDeps, HealthTickSummary } from '../functions/flows/health/index.js';
+import { createHealthSchedulerHandler } from '../functions/edge/health-scheduler.js';
+import { createHealthWorkerHandler } from '../functions/edge/health-worker.js';
+import { healthDepsFrom } from '../functions/wiring/health-worker.js';
 import { randomToken, sha256Base64Url } from '../functions/shared/crypto.js';
-import { CHECK_SHARDS } from '../functions/store/connections.js';
+import { CHECK_SHARDS } from '../functions/store/connections/index.js';
 import { LocalQueues, type QueueStats } from '../local/queues.js';
 import { recordingQueue, remotePorts, type RemoteServices } from './lib/harness.js';
 import { callsDiff, pool, type DdbCounts } from './lib/measure.js';

@@ -7,7 +7,7 @@
  */
 import { createDynamoClients } from '../functions/adapters/dynamo.js';
 import { createCalendlyClient } from '../functions/calendly/client.js';
-import { createSyncWorkerHandler } from '../functions/handlers/sync-worker.js';
+import { createSyncWorkerHandler } from '../functions/edge/sync-worker.js';
 import { realSleeper, systemClock } from '../functions/ports.js';
 import { createSecretBox } from '../functions/shared/crypto.js';
 import type { TableKey } from '../functions/store/tables.js';

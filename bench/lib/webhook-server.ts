@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HttpEvent, HttpResult } from '../../functions/shared/http.js';
+import type { HttpEvent, HttpResult } from '../../functions/edge/http.js';
 import { httpEvent } from './harness.js';
 
 export async function startWebhookServer(): Promise<{

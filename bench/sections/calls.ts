@@ -3,11 +3,12 @@
  * through the real handlers invoked directly with API Gateway / SQS events. Beside them the
  * seed's naive reconnect (bench/lib/naive-reconnect.ts) and the hook gap of each reconnect.
  */
-import { createConnectionsHandler } from '../../functions/handlers/connections.js';
-import { createHealthWorkerHandler, healthDepsFrom } from '../../functions/handlers/health-worker.js';
-import { createOAuthCallbackHandler } from '../../functions/handlers/oauth-callback.js';
-import { createSyncWorkerHandler } from '../../functions/handlers/sync-worker.js';
-import { makeWebhookHandler } from '../../functions/handlers/webhook.js';
+import { createConnectionsHandler } from '../../functions/edge/connections.js';
+import { createHealthWorkerHandler } from '../../functions/edge/health-worker.js';
+import { healthDepsFrom } from '../../functions/wiring/health-worker.js';
+import { createOAuthCallbackHandler } from '../../functions/edge/oauth-callback.js';
+import { createSyncWorkerHandler } from '../../functions/edge/sync-worker.js';
+import { makeWebhookHandler } from '../../functions/edge/webhook.js';
 import { httpEvent, recordingQueue, sqsEvent, startBenchHarness } from '../lib/harness.js';
 import { createHookWatcher, type WatchReport } from '../lib/hook-watch.js';
 import { callsDiff, total } from '../lib/measure.js';

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { PutCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beginConnect, completeConnect } from '../../functions/flows/connect.js';
-import { makeWebhookHandler } from '../../functions/handlers/webhook.js';
+import { makeWebhookHandler } from '../../functions/edge/webhook.js';
 import { startBenchHarness, webhookEvent } from '../lib/harness.js';
 import { collectGarbage, percentile, pool, type DdbCounts } from '../lib/measure.js';
 import { fmt, type Row, type SectionResult } from '../lib/report.js';

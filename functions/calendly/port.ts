@@ -4,17 +4,9 @@
  * validated; errors are CalendlyError and never carry a token.
  */
 
-export interface TokenSet {
-  accessToken: string;
-  refreshToken: string;
-  /** Epoch ms at which the access token stops working ((created_at + expires_in) * 1000). */
-  expiresAt: number;
-  scope?: string;
-  /** User URI (token response `owner`). */
-  ownerUri: string;
-  /** Organization URI (token response `organization`). */
-  organizationUri: string;
-}
+import type { TokenSet } from '../domain/tokens.js';
+
+export type { TokenSet };
 
 export interface CalendlyUser {
   uri: string;

@@ -1,12 +1,13 @@
 /**
- * zod schemas for Calendly webhook deliveries (calendly-api.md §4.2–4.5) and their conversion
+ * zod schemas for Calendly webhook deliveries (invitee.created, invitee.canceled and the no-show
+ * events) and their conversion
  * into MeetingUpdates. Deliberately tolerant: most payload fields are optional or nullable,
  * unknown fields pass through, and older payloads without the embedded `scheduled_event` are
  * accepted (then only invitee-level facts are applied). What we cannot do without: the
  * invitee URI, a way to name the scheduled event, and parseable timestamps where present.
  */
 import * as z from 'zod';
-import { eventIdOf, type MeetingUpdate } from '../flows/meeting-merge.js';
+import { eventIdOf, type MeetingUpdate } from '../domain/meeting/index.js';
 
 const timestamp = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 timestamp');
 const uri = z.string().min(1).max(2048);
@@ -20,7 +21,6 @@ export const envelopeSchema = z.looseObject({
   created_by: z.string().nullish(),
   payload: z.record(z.string(), z.unknown()),
 });
-export type WebhookEnvelope = z.infer<typeof envelopeSchema>;
 
 const cancellationSchema = z.looseObject({
   canceled_by: optText,
@@ -67,7 +67,6 @@ export const inviteePayloadSchema = z.looseObject({
   no_show: noShowSchema.nullish(),
   scheduled_event: embeddedEventSchema.nullish(),
 });
-export type InviteePayload = z.infer<typeof inviteePayloadSchema>;
 
 /** The InviteeNoShow resource shape `{uri, invitee, created_at}`, in case no-show payloads use it. */
 export const noShowResourceSchema = z.looseObject({ uri, invitee: uri, created_at: optTimestamp });

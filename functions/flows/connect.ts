@@ -1,7 +1,7 @@
 import { randomToken } from '../shared/crypto.js';
-import { AppError } from '../shared/errors.js';
+import { DomainError } from '../domain/errors.js';
 import { logger } from '../shared/logger.js';
-import type { Connection, StoredTokens } from '../store/connections.js';
+import type { Connection, StoredTokens } from '../store/connections/index.js';
 import { tuningOf, type ConnectionDeps } from './connection-deps.js';
 import { finishPendingCleanup } from './disconnect.js';
 import { finishConnection } from './reconnect.js';
@@ -82,7 +82,7 @@ export async function completeConnect(
       // One parking slot: an earlier switch's cleanup still pending is finished first.
       triedEarlierCleanup = true;
       await finishPendingCleanup(deps, userId).catch((e: unknown) => {
-        logger.warn('earlier account cleanup failed again', { userId, code: e instanceof AppError ? e.code : 'internal' });
+        logger.warn('earlier account cleanup failed again', { userId, code: e instanceof DomainError ? e.code : 'internal' });
       });
       continue;
     }
@@ -131,7 +131,7 @@ export async function completeConnect(
     return { ...fail('authorization_failed'), outcome: 'authorization_required' };
   } catch (e) {
     if (switched || before?.previousAccount) await cleanUpSwitchedAccount(deps, userId);
-    logger.warn('connect could not finish; the health checker will complete it', { userId, code: e instanceof AppError ? e.code : 'internal' });
+    logger.warn('connect could not finish; the health checker will complete it', { userId, code: e instanceof DomainError ? e.code : 'internal' });
     return fail('connect_incomplete');
   }
 }
@@ -178,7 +178,7 @@ async function cleanUpSwitchedAccount(deps: ConnectionDeps, userId: string): Pro
     const r = await finishPendingCleanup(deps, userId);
     if (r === 'pending') logger.warn('previous calendly account cleanup pending (Calendly unreachable)', { userId });
   } catch (e) {
-    logger.warn('previous calendly account cleanup failed; it stays parked', { userId, code: e instanceof AppError ? e.code : 'internal' });
+    logger.warn('previous calendly account cleanup failed; it stays parked', { userId, code: e instanceof DomainError ? e.code : 'internal' });
   }
 }
 

@@ -1,6 +1,6 @@
 import type { CalendlyPort } from '../calendly/port.js';
 import type { Clock, Queue, Sleeper } from '../ports.js';
-import type { ConnectionStore } from '../store/connections.js';
+import type { ConnectionStore } from '../store/connections/index.js';
 import type { OAuthStateStore } from '../store/oauth-states.js';
 import type { WebhookKeyStore } from '../store/webhook-keys.js';
 
@@ -60,11 +60,19 @@ export interface WebhookDeps {
   webhookCallbackUrl(hookKey: string): string;
 }
 
-/** Everything the connection flows (connect, reconnect, disconnect, cleanup) need. */
-export interface ConnectionDeps extends TokenDeps, WebhookDeps {
+/** What finishing a disconnect or an account switch needs (the health check runs it too). */
+export interface CleanupDeps extends TokenDeps, WebhookDeps {
   calendly: CalendlyPort;
-  oauthStates: OAuthStateStore;
+}
+
+/** What the health check's repair needs: cleanup, and a sync queued after a repaired hook. */
+export interface RepairDeps extends CleanupDeps {
   queue: Queue;
+}
+
+/** Everything the connection flows (connect, reconnect, disconnect, cleanup) need. */
+export interface ConnectionDeps extends RepairDeps {
+  oauthStates: OAuthStateStore;
   oauthRedirectUri: string;
   appRedirectUrl: string;
 }

@@ -1,11 +1,12 @@
 import { isCalendlyError } from '../calendly/port.js';
 import { randomToken } from '../shared/crypto.js';
 import { logger } from '../shared/logger.js';
-import type { Connection } from '../store/connections.js';
-import { tuningOf, type ConnectionDeps } from './connection-deps.js';
+import type { Connection } from '../store/connections/index.js';
+import { tuningOf, type CleanupDeps, type ConnectionDeps } from './connection-deps.js';
 import { isTransientCalendly } from './flow-errors.js';
 import { acquireLease } from './lease.js';
-import { AuthorizationRequiredError, obtainAccessToken, persistWithRetry } from './tokens.js';
+import { AuthorizationRequiredError } from '../domain/errors.js';
+import { obtainAccessToken, persistWithRetry } from './tokens.js';
 import { hookKeyFromCallback } from './webhook-step.js';
 
 export type CleanupResult = 'done' | 'pending' | 'nothing_to_do';
@@ -41,7 +42,7 @@ export async function disconnect(deps: ConnectionDeps, userId: string): Promise<
  * the cleanup of a Calendly account the user switched away from (parked by connect), whatever
  * the connection's status.
  */
-export async function finishPendingCleanup(deps: ConnectionDeps, userId: string): Promise<CleanupResult> {
+export async function finishPendingCleanup(deps: CleanupDeps, userId: string): Promise<CleanupResult> {
   const owner = randomToken(12);
   const lease = await acquireLease(deps, userId, owner, () => false);
   if (lease.kind !== 'taken') return 'nothing_to_do';
@@ -62,7 +63,7 @@ export async function finishPendingCleanup(deps: ConnectionDeps, userId: string)
   }
 }
 
-async function cleanUp(deps: ConnectionDeps, userId: string, owner: string, conn: Connection): Promise<'done' | 'pending'> {
+async function cleanUp(deps: CleanupDeps, userId: string, owner: string, conn: Connection): Promise<'done' | 'pending'> {
   // An account switched away from earlier goes too; if it cannot, the cleanup stays pending.
   let unreachable = conn.previousAccount ? (await cleanUpPreviousAccount(deps, userId, conn)) === 'pending' : false;
   try {
@@ -101,7 +102,7 @@ async function cleanUp(deps: ConnectionDeps, userId: string, owner: string, conn
  * the account stays parked for the next try (another connect, a disconnect, or whoever calls
  * finishPendingCleanup).
  */
-async function cleanUpPreviousAccount(deps: ConnectionDeps, userId: string, conn: Connection): Promise<'done' | 'pending'> {
+async function cleanUpPreviousAccount(deps: CleanupDeps, userId: string, conn: Connection): Promise<'done' | 'pending'> {
   const prev = await deps.connections.getPreviousAccount(userId);
   if (!prev) return 'done';
   // Switched back to that same account since: its hooks are the live connection's now, and its
@@ -160,7 +161,7 @@ interface AccountAtCalendly {
  * token (refused refresh, nothing stored) there is nothing we can do at Calendly: the hooks then
  * answer 410 until Calendly disables them.
  */
-async function cleanUpAtCalendly(deps: ConnectionDeps, userId: string, account: AccountAtCalendly): Promise<void> {
+async function cleanUpAtCalendly(deps: CleanupDeps, userId: string, account: AccountAtCalendly): Promise<void> {
   let token: string;
   try {
     token = await account.token();
@@ -215,7 +216,7 @@ async function cleanUpAtCalendly(deps: ConnectionDeps, userId: string, account: 
 }
 
 /** Revoking an already revoked or unknown token is success (4xx); only transient failures count. */
-async function revoke(deps: ConnectionDeps, token: string): Promise<void> {
+async function revoke(deps: CleanupDeps, token: string): Promise<void> {
   try {
     await deps.calendly.revoke(token);
   } catch (e) {

@@ -1,36 +1,20 @@
 /**
- * Webhook ingest (design.md "Webhook ingest"): size → signature → hook/connection → parse →
+ * Webhook ingest: size → signature → hook/connection → parse →
  * one forward-only write. The answer is sent after the write, so a 200 means stored. A signed
  * body is never answered with a 4xx (Calendly would retry for 24 h and then disable the hook):
  * what we cannot understand is parked (202) for replay.
  */
+import type { ConnectionStatus } from '../domain/connection.js';
 import { parseDelivery } from '../calendly/webhook-payloads.js';
 import type { Clock } from '../ports.js';
 import { logger } from '../shared/logger.js';
 import { verifySignature, type AppKeySource, type CandidateKey } from '../shared/webhook-signature.js';
-import type { MeetingStore } from '../store/meetings.js';
+import type { ConnectionStatusReader } from '../store/connection-status.js';
+import type { MeetingStore } from '../store/meetings/index.js';
 import type { ParkedWebhookStore } from '../store/parked-webhooks.js';
 import type { HookKeyRecord } from '../store/webhook-keys.js';
 
 export const MAX_WEBHOOK_BODY_BYTES = 256 * 1024;
-
-export type ConnectionStatus = 'connected' | 'authorization_required' | 'disconnected';
-
-/** The same consistent read of a connection's status, described as data (no SDK here). */
-export interface ConnectionStatusRead {
-  tableName: string;
-  key: Record<string, unknown>;
-  attributes: string[];
-  decode(item: Record<string, unknown> | undefined): ConnectionStatus | undefined;
-}
-
-/**
- * The connection's status, or undefined when the user has no connection item. With `asGate`
- * the read can be folded into the meeting write's own read (one request fewer per delivery).
- */
-export type ConnectionStatusReader = ((userId: string) => Promise<ConnectionStatus | undefined>) & {
-  asGate?: (userId: string) => ConnectionStatusRead;
-};
 
 export interface IngestDeps {
   hookKeys: { get(hookKey: string): Promise<HookKeyRecord | undefined> };

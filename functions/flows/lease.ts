@@ -1,5 +1,6 @@
-import { AppError } from '../shared/errors.js';
-import type { Connection } from '../store/connections.js';
+import type { Connection } from '../store/connections/index.js';
+import { ConflictError } from '../domain/errors.js';
+import { pollWithBackoff } from '../shared/poll.js';
 import { tuningOf, type TokenDeps } from './connection-deps.js';
 
 /**
@@ -26,42 +27,42 @@ export async function acquireLease(
 ): Promise<LeaseOutcome> {
   const t = tuningOf(deps);
   const waitedFor = new Set<string>();
-  let waited = 0;
-  let delay = t.pollInitialMs;
   const sharedRun = (conn: Connection) => {
     const run = conn.lastRun;
     if (run && waitedFor.has(run.owner) && conn.lease?.owner !== run.owner && shareResult(run)) return run;
     return undefined;
   };
-  for (;;) {
-    const attempt = await deps.connections.tryTakeLease(userId, owner, deps.clock.now(), t.leaseMs);
-    if (attempt.taken) {
-      const conn = await deps.connections.get(userId);
-      if (!conn) return { kind: 'missing' };
-      // The holder we waited for may have finished between our last look and our take: answer
-      // its result rather than doing the same work again.
-      const run = sharedRun(conn);
-      if (run) {
-        await deps.connections.releaseLease(userId, owner);
-        return { kind: 'shared', conn: { ...conn, lease: undefined }, run };
+  return pollWithBackoff<LeaseOutcome>(
+    (ms) => deps.sleeper.sleep(ms),
+    { initialMs: t.pollInitialMs, maxMs: t.pollMaxMs, budgetMs: t.leaseWaitMs },
+    async () => {
+      const attempt = await deps.connections.tryTakeLease(userId, owner, deps.clock.now(), t.leaseMs);
+      if (attempt.taken) {
+        const conn = await deps.connections.get(userId);
+        if (!conn) return { value: { kind: 'missing' } };
+        // The holder we waited for may have finished between our last look and our take: answer
+        // its result rather than doing the same work again.
+        const run = sharedRun(conn);
+        if (run) {
+          await deps.connections.releaseLease(userId, owner);
+          return { value: { kind: 'shared', conn: { ...conn, lease: undefined }, run } };
+        }
+        return { value: { kind: 'taken', conn } };
       }
-      return { kind: 'taken', conn };
-    }
-    const conn = attempt.current;
-    if (!conn) return { kind: 'missing' };
-    const run = sharedRun(conn);
-    if (run) return { kind: 'shared', conn, run };
-    if (conn.lease) waitedFor.add(conn.lease.owner);
-    if (waited >= t.leaseWaitMs) {
-      throw new AppError(409, 'connection_busy', 'Another change to this Calendly connection is still running; try again shortly.');
-    }
-    await deps.sleeper.sleep(delay);
-    waited += delay;
-    delay = Math.min(delay * 2, t.pollMaxMs);
+      const conn = attempt.current;
+      if (!conn) return { value: { kind: 'missing' } };
+      const run = sharedRun(conn);
+      if (run) return { value: { kind: 'shared', conn, run } };
+      if (conn.lease) waitedFor.add(conn.lease.owner);
+      return undefined;
+    },
+    () => new ConflictError('connection_busy', 'Another change to this Calendly connection is still running; try again shortly.'),
     // Look before trying to take: the holder we waited for may have finished with a result to share.
-    const seen = await deps.connections.get(userId);
-    if (!seen) return { kind: 'missing' };
-    const after = sharedRun(seen);
-    if (after) return { kind: 'shared', conn: seen, run: after };
-  }
+    async () => {
+      const seen = await deps.connections.get(userId);
+      if (!seen) return { value: { kind: 'missing' } };
+      const after = sharedRun(seen);
+      return after ? { value: { kind: 'shared', conn: seen, run: after } } : undefined;
+    },
+  );
 }

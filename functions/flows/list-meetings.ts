@@ -15,9 +15,8 @@
  * event snapshot) are not listed until it arrives: they cannot be placed in a window.
  */
 import * as z from 'zod';
-import type { Clock } from '../ports.js';
-import { AppError } from '../shared/errors.js';
-import type { ListMeetingsResult, MeetingStore } from '../store/meetings.js';
+import { InvalidInputError } from '../domain/errors.js';
+import type { ListMeetingsResult, MeetingStore } from '../store/meetings/index.js';
 
 export const DEFAULT_LIMIT = 50;
 /** An open side of the window: the earliest and latest instants a meeting can be listed at. */
@@ -45,8 +44,6 @@ const querySchema = z.strictObject({
 
 export interface ListMeetingsDeps {
   meetings: Pick<MeetingStore, 'list'>;
-  /** Unused today (no default window); kept so handlers need not change if one is added. */
-  clock?: Clock;
 }
 
 const toMs = (s: string): number => Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s);
@@ -61,7 +58,7 @@ export async function listMeetings(
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
     const unknown = issue?.code === 'unrecognized_keys' ? `unknown query parameter(s): ${issue.keys.join(', ')}` : undefined;
-    throw new AppError(400, 'invalid_query', unknown ?? `${where}${issue?.message ?? 'invalid query'}`);
+    throw new InvalidInputError('invalid_query', unknown ?? `${where}${issue?.message ?? 'invalid query'}`);
   }
   const q = parsed.data;
   if (q.nextToken !== undefined) {
@@ -78,14 +75,14 @@ export async function listMeetings(
   const toMsV = q.to !== undefined ? toMs(q.to) : OPEN_TO_MS;
   const from = checkedIso(fromMs);
   const to = checkedIso(toMsV);
-  if (fromMs >= toMsV) throw new AppError(400, 'invalid_query', '`from` must be before `to`.');
+  if (fromMs >= toMsV) throw new InvalidInputError('invalid_query', '`from` must be before `to`.');
   return deps.meetings.list(userId, { from, to, status: q.status, limit: q.limit ?? DEFAULT_LIMIT });
 }
 
 function checkedIso(value: string | number): string {
   const d = new Date(typeof value === 'string' ? toMs(value) : value);
   if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1970 || d.getUTCFullYear() > 9999) {
-    throw new AppError(400, 'invalid_query', '`from` and `to` must be times between 1970 and 9999.');
+    throw new InvalidInputError('invalid_query', '`from` and `to` must be times between 1970 and 9999.');
   }
   return d.toISOString();
 }

@@ -1,22 +1,24 @@
 import { isCalendlyError, type CalendlyUser } from '../calendly/port.js';
+import { AuthorizationRequiredError, DomainError, UnavailableError } from '../domain/errors.js';
+import type { SyncMessage, SyncReason } from '../domain/messages.js';
 import { randomToken } from '../shared/crypto.js';
-import { AppError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
-import type { Connection } from '../store/connections.js';
+import type { Connection } from '../store/connections/index.js';
 import { beginConnect } from './connect-start.js';
 import { tuningOf, type ConnectionDeps } from './connection-deps.js';
-import { toAppError } from './flow-errors.js';
+import { toFlowFailure } from './flow-errors.js';
 import { acquireLease } from './lease.js';
 import { statusView, type StatusView } from './status.js';
-import { AuthorizationRequiredError, getAccessToken } from './tokens.js';
+import { getAccessToken } from './tokens.js';
 import { ensureWebhook } from './webhook-step.js';
 
 export type ReconnectAnswer = ({ status: 'connected' } & StatusView) | { status: 'authorization_required'; authorizeUrl: string };
 
-export type SyncReason = 'connect' | 'reconnect' | 'repair';
+/** Why a connection flow queues a sync (a manual sync comes from elsewhere). */
+type FlowSyncReason = Exclude<SyncReason, 'manual'>;
 
 /**
- * Reconnect (design "The flows", steps 1–6). Idempotent: run once or fifty times, one after
+ * Reconnect: tokens, then the webhook step, then a catch-up sync. Idempotent: run once or fifty times, one after
  * another or ten at once, the end state is one active user-scoped hook pointing at us whose
  * key we hold, valid tokens, no orphans. Concurrent calls wait for the running one and answer
  * its result.
@@ -33,7 +35,7 @@ export async function reconnect(deps: ConnectionDeps, userId: string): Promise<R
       const conn = (await deps.connections.get(userId)) ?? lease.conn;
       return { ...statusView(conn), status: 'connected' };
     }
-    if (run.outcome === 'error') throw new AppError(503, run.code ?? 'reconnect_failed', run.message ?? 'The reconnect that was already running failed; please try again.');
+    if (run.outcome === 'error') throw new UnavailableError(run.code ?? 'reconnect_failed', run.message ?? 'The reconnect that was already running failed; please try again.');
     return authorizationRequired(deps, userId);
   }
   const conn = lease.conn;
@@ -52,7 +54,7 @@ export async function finishConnection(
   deps: ConnectionDeps,
   userId: string,
   owner: string,
-  reason: SyncReason,
+  reason: FlowSyncReason,
   before: Connection | undefined,
 ): Promise<ReconnectAnswer> {
   try {
@@ -71,15 +73,15 @@ export async function finishConnection(
       logger.warn('connection lease expired before the run finished', { userId });
     }
     const conn = await deps.connections.get(userId);
-    if (!conn) throw new AppError(503, 'connection_changed', 'The connection changed meanwhile; please try again.');
+    if (!conn) throw new UnavailableError('connection_changed', 'The connection changed meanwhile; please try again.');
     return { ...statusView(conn), status: 'connected' };
   } catch (e) {
     if (e instanceof AuthorizationRequiredError) {
       await deps.connections.finishRun(userId, owner, { outcome: 'authorization_required', nowMs: deps.clock.now() }).catch(() => false);
       return authorizationRequired(deps, userId);
     }
-    const err = toAppError(e);
-    logger.warn('connection flow failed', { userId, reason, code: err.code, cause: isCalendlyError(e) ? e.kind : e instanceof AppError ? e.code : 'internal' });
+    const err = toFlowFailure(e);
+    logger.warn('connection flow failed', { userId, reason, code: err.code, cause: isCalendlyError(e) ? e.kind : e instanceof DomainError ? e.code : 'internal' });
     await deps.connections
       .finishRun(userId, owner, { outcome: 'error', nowMs: deps.clock.now(), error: { code: err.code, message: err.message } })
       .catch(() => false);
@@ -122,9 +124,9 @@ async function provenUser(deps: ConnectionDeps, userId: string): Promise<{ token
 export function syncMessage(
   deps: Pick<ConnectionDeps, 'clock' | 'tuning'>,
   userId: string,
-  reason: SyncReason,
+  reason: FlowSyncReason,
   before: Pick<Connection, 'webhook'> | undefined,
-): { userId: string; reason: SyncReason; minStartTime?: string } {
+): SyncMessage {
   if (reason === 'connect') return { userId, reason };
   const t = tuningOf(deps);
   const now = deps.clock.now();

@@ -1,5 +1,5 @@
-import { notFound } from '../shared/errors.js';
-import type { Connection, ConnectionStore } from '../store/connections.js';
+import type { Connection, ConnectionStore } from '../store/connections/index.js';
+import { NotFoundError } from '../domain/errors.js';
 
 /** The status JSON of the HTTP contract. Built from the item's plain attributes only: it can never carry a token or key. */
 export interface StatusView {
@@ -39,6 +39,6 @@ export function statusView(conn: Connection): StatusView {
 
 export async function getStatus(deps: { connections: ConnectionStore }, userId: string): Promise<StatusView> {
   const conn = await deps.connections.get(userId);
-  if (!conn) throw notFound('not_connected', 'This user has never connected Calendly.');
+  if (!conn) throw new NotFoundError('not_connected', 'This user has never connected Calendly.');
   return statusView(conn);
 }

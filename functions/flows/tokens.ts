@@ -1,8 +1,9 @@
 import { isCalendlyError } from '../calendly/port.js';
+import { AuthorizationRequiredError, NotFoundError, UnavailableError } from '../domain/errors.js';
 import { randomToken } from '../shared/crypto.js';
-import { AppError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
-import type { Connection, ConnectionStore, StoredTokens } from '../store/connections.js';
+import { pollWithBackoff } from '../shared/poll.js';
+import type { Connection, ConnectionStore, StoredTokens } from '../store/connections/index.js';
 import { tuningOf, type TokenDeps } from './connection-deps.js';
 
 /**
@@ -28,19 +29,12 @@ import { tuningOf, type TokenDeps } from './connection-deps.js';
  * one refresh per connection at a time; it cannot undo a lost answer.
  */
 
-export class AuthorizationRequiredError extends AppError {
-  constructor(message = 'Calendly no longer accepts this connection; the user must authorize again.') {
-    super(409, 'authorization_required', message);
-    this.name = 'AuthorizationRequiredError';
-  }
-}
-
 /** Calendly refused this connection's grant: the user must authorize again (no retry helps). */
 export function isAuthorizationRequired(e: unknown): boolean {
   return e instanceof AuthorizationRequiredError || isCalendlyError(e, 'invalid_grant');
 }
 
-export const notConnected = () => new AppError(404, 'not_connected', 'There is no active Calendly connection for this user.');
+export const notConnected = () => new NotFoundError('not_connected', 'There is no active Calendly connection for this user.');
 
 export interface TokenOptions {
   /** Refresh even if the stored token is not near expiry (unless it changed since it was read). */
@@ -97,22 +91,20 @@ async function refreshOnce(deps: TokenDeps, userId: string, seenVersion: number,
   const t = tuningOf(deps);
   const owner = randomToken(12);
   const freshEnough = (tok: StoredTokens) => tok.expiresAt - deps.clock.now() > t.refreshAheadMs;
-  let waited = 0;
-  let delay = t.pollInitialMs;
-  for (;;) {
-    if (await deps.connections.tryTakeRefreshLease(userId, owner, deps.clock.now(), t.refreshLeaseMs)) {
-      return refreshUnderLease(deps, userId, owner, seenVersion, allowCleanup);
-    }
+  return pollWithBackoff<string>(
+    (ms) => deps.sleeper.sleep(ms),
+    { initialMs: t.pollInitialMs, maxMs: t.pollMaxMs, budgetMs: t.refreshWaitMs },
+    async () =>
+      (await deps.connections.tryTakeRefreshLease(userId, owner, deps.clock.now(), t.refreshLeaseMs))
+        ? { value: await refreshUnderLease(deps, userId, owner, seenVersion, allowCleanup) }
+        : undefined,
     // Another Lambda is refreshing: wait for its pair rather than spending the token twice.
-    if (waited >= t.refreshWaitMs) {
-      throw new AppError(503, 'token_refresh_busy', 'The Calendly token is being refreshed elsewhere; try again shortly.');
-    }
-    await deps.sleeper.sleep(delay);
-    waited += delay;
-    delay = Math.min(delay * 2, t.pollMaxMs);
-    const cur = usableTokens(await deps.connections.getWithTokens(userId), allowCleanup);
-    if (cur.tokenVersion !== seenVersion && freshEnough(cur)) return cur.accessToken;
-  }
+    () => new UnavailableError('token_refresh_busy', 'The Calendly token is being refreshed elsewhere; try again shortly.'),
+    async () => {
+      const cur = usableTokens(await deps.connections.getWithTokens(userId), allowCleanup);
+      return cur.tokenVersion !== seenVersion && freshEnough(cur) ? { value: cur.accessToken } : undefined;
+    },
+  );
 }
 
 async function refreshUnderLease(deps: TokenDeps, userId: string, owner: string, seenVersion: number, allowCleanup: boolean): Promise<string> {
@@ -180,7 +172,7 @@ export async function persistWithRetry<T>(deps: Pick<TokenDeps, 'sleeper'>, writ
       return await write();
     } catch (e) {
       if (i >= attempts) throw e;
-      logger.warn('store write failed; retrying', { attempt: i, error: e instanceof Error ? e.name : 'unknown' });
+      logger.warn('store write failed; retrying', { attempt: i, error: e });
       await deps.sleeper.sleep(50 * 2 ** i);
     }
   }

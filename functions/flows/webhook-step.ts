@@ -1,6 +1,6 @@
 import { isCalendlyError, WEBHOOK_EVENTS, type CreateWebhookInput, type WebhookSubscription } from '../calendly/port.js';
+import { ConflictError, UnavailableError, UpstreamError } from '../domain/errors.js';
 import { randomToken } from '../shared/crypto.js';
-import { AppError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
 import type { WebhookDeps } from './connection-deps.js';
 
@@ -24,7 +24,7 @@ export interface EnsureWebhookResult {
 }
 
 /**
- * Design steps 4 and 5: make sure exactly one active user-scoped subscription points at us,
+ * The webhook step of connect and reconnect (and the health check's repair): make sure exactly one active user-scoped subscription points at us,
  * with a key we hold, and record it on the connection.
  *
  *  1. List the user's subscriptions. Ours are those whose callback URL starts with our webhook
@@ -107,11 +107,9 @@ export async function ensureWebhook(deps: WebhookDeps, input: EnsureWebhookInput
     if (!recorded) {
       if (createdHere) await deleteQuietly(deps, input, chosen, hookKey, 'rollback');
       logger.warn('webhook could not be recorded on the connection', { userId, rolledBack: createdHere, reason: failure ? 'store_error' : 'condition_failed' });
-      throw new AppError(
-        failure ? 503 : 409,
-        failure ? 'store_unavailable' : 'connection_changed',
-        failure ? 'Could not record the webhook; please try again.' : 'The connection changed while its webhook was being set up; please try again.',
-      );
+      throw failure
+        ? new UnavailableError('store_unavailable', 'Could not record the webhook; please try again.', { cause: failure })
+        : new ConflictError('connection_changed', 'The connection changed while its webhook was being set up; please try again.');
     }
     await deps.webhookKeys.setStateForUser(hookKey, userId, 'active', deps.clock.now()).catch(() => {
       // Pending keys verify deliveries too; the state is bookkeeping only.
@@ -187,7 +185,7 @@ async function createHook(deps: WebhookDeps, input: EnsureWebhookInput): Promise
       await deps.webhookKeys.setStateForUser(hookKey, input.userId, 'retired', deps.clock.now()).catch(() => undefined);
     }
   }
-  throw new AppError(502, 'webhook_create_failed', 'Calendly would not create the webhook subscription; please try again.');
+  throw new UpstreamError('webhook_create_failed', 'Calendly would not create the webhook subscription; please try again.');
 }
 
 /** Deletes one of our hooks (404 = already gone) and retires its key; false when the delete failed. */

@@ -1,39 +1,5 @@
-/**
- * HTTP: GET/DELETE /connections/calendly, POST /connections/calendly/connect and
- * /connections/calendly/reconnect. Thin: parse, call the flow, shape the answer.
- */
-import * as z from 'zod';
-import type { ConnectionDeps } from '../flows/connection-deps.js';
-import { beginConnect } from '../flows/connect.js';
-import { disconnect } from '../flows/disconnect.js';
-import { reconnect } from '../flows/reconnect.js';
-import { getStatus } from '../flows/status.js';
-import { AppError } from '../shared/errors.js';
-import { json, parseJsonBody, userIdOf, withErrors, type HttpEvent, type HttpResult } from '../shared/http.js';
-import { connectionDepsFromEnv } from '../connection-wiring.js';
+import { createConnectionsHandler } from '../edge/connections.js';
+import { connectionDeps } from '../wiring/connections.js';
 
-/** These routes take no body fields; anything sent must be an empty object. */
-const emptyBody = z.object({}).strict();
-
-export function createConnectionsHandler(getDeps: () => Promise<ConnectionDeps>) {
-  return (event: HttpEvent): Promise<HttpResult> =>
-    withErrors(event, async () => {
-      const userId = userIdOf(event);
-      const method = event.requestContext.http.method.toUpperCase();
-      const path = event.rawPath.replace(/\/+$/, '');
-      const deps = await getDeps();
-      if (path === '/connections/calendly' && method === 'GET') return json(200, await getStatus(deps, userId));
-      if (path === '/connections/calendly' && method === 'DELETE') return json(200, await disconnect(deps, userId));
-      if (path === '/connections/calendly/connect' && method === 'POST') {
-        parseJsonBody(event, emptyBody);
-        return json(200, await beginConnect(deps, userId));
-      }
-      if (path === '/connections/calendly/reconnect' && method === 'POST') {
-        parseJsonBody(event, emptyBody);
-        return json(200, await reconnect(deps, userId));
-      }
-      throw new AppError(404, 'not_found', 'No such route.');
-    });
-}
-
-export const handler = createConnectionsHandler(connectionDepsFromEnv);
+/** GET/DELETE /connections/calendly, POST /connections/calendly/connect and /reconnect */
+export const handler = createConnectionsHandler(connectionDeps);

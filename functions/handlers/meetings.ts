@@ -1,21 +1,5 @@
-/**
- * GET /meetings — thin: the caller (JWT sub) and the query string in, a page of meetings out.
- */
-import { listMeetings, type ListMeetingsDeps } from '../flows/list-meetings.js';
-import { json, userIdOf, withErrors, type HttpEvent, type HttpResult } from '../shared/http.js';
-import { createMeetingStore } from '../store/meetings.js';
-import { clock, dynamo, tables } from '../wiring.js';
+import { makeMeetingsHandler } from '../edge/meetings.js';
+import { meetingsDeps } from '../wiring/meetings.js';
 
-export function makeMeetingsHandler(deps: ListMeetingsDeps | (() => ListMeetingsDeps)) {
-  return async (event: HttpEvent): Promise<HttpResult> =>
-    withErrors(event, async () => {
-      const userId = userIdOf(event);
-      const resolved = typeof deps === 'function' ? deps() : deps;
-      const page = await listMeetings(resolved, userId, event.queryStringParameters);
-      return json(200, page);
-    });
-}
-
-let wired: ListMeetingsDeps | undefined;
-
-export const handler = makeMeetingsHandler(() => (wired ??= { meetings: createMeetingStore(dynamo().doc, tables().meetings), clock }));
+/** GET /meetings */
+export const handler = makeMeetingsHandler(meetingsDeps);

@@ -1,4 +1,4 @@
-import { json, type HttpResult } from '../shared/http.js';
+import { json, type HttpResult } from '../edge/http.js';
 
 /** GET /health: liveness only; touches nothing. */
 export const handler = async (): Promise<HttpResult> => json(200, { ok: true });

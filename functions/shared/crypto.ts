@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes, createHash, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, createHash } from 'node:crypto';
 
 /**
  * Secrets at rest (access tokens, refresh tokens, signing keys) are sealed with AES-256-GCM.
@@ -47,10 +47,4 @@ export function randomToken(bytes = 32): string {
 
 export function sha256Base64Url(input: string): string {
   return createHash('sha256').update(input).digest('base64url');
-}
-
-export function constantTimeEqual(a: string, b: string): boolean {
-  const ab = Buffer.from(a);
-  const bb = Buffer.from(b);
-  return ab.length === bb.length && timingSafeEqual(ab, bb);
 }

@@ -1,55 +1,54 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-
 /**
- * Structured JSON logs (Powertools Logger). Every log line passes through `redact`, which drops
- * any attribute whose name looks like a secret, so a careless `logger.info('x', {tokens})`
- * cannot leak a token. The log sink can be swapped (tests capture it to scan for secrets).
+ * Structured JSON logs: the Powertools Logger itself, with a log formatter that redacts secrets.
+ * Every line passes through `RedactingLogFormatter`, which replaces any attribute whose name looks
+ * like a secret, so a careless `logger.info('x', { tokens })` cannot leak a token. Errors are
+ * kept as errors (name, message, stack, cause; the Lambdas ship source maps, so stacks point at
+ * our sources) and are redacted the same way. The Lambda context is added at the handler edge.
  */
+import { LogFormatter, LogItem, Logger } from '@aws-lambda-powertools/logger';
+import type { LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
+
 const SECRET_KEY = /token|secret|signing_?key|signingkey|password|authorization|code_?verifier|^code$|sealed/i;
 
-export function redact(value: unknown, depth = 0): unknown {
+/** Replaces secret-looking attributes at any depth; errors become their formatted form first. */
+export function redact(value: unknown, depth = 0, formatError: (e: Error) => unknown = (e) => ({ name: e.name, message: e.message, stack: e.stack })): unknown {
   if (depth > 6 || value === null || typeof value !== 'object') return value;
-  if (value instanceof Error) return { name: value.name, message: value.message };
-  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  if (value instanceof Error) return redact(formatError(value), depth + 1, formatError);
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1, formatError));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = SECRET_KEY.test(k) ? '[redacted]' : redact(v, depth + 1);
+    out[k] = SECRET_KEY.test(k) ? '[redacted]' : redact(v, depth + 1, formatError);
   }
   return out;
 }
 
-type LogFn = (message: string, attrs?: Record<string, unknown>) => void;
-
-export interface AppLogger {
-  debug: LogFn;
-  info: LogFn;
-  warn: LogFn;
-  error: LogFn;
-  /** Attach a correlation id (API request id, SQS message id) to every following line. */
-  withCorrelationId(id: string | undefined): void;
-}
-
-const powertools = new Logger({
-  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'calendly-connector',
-  logLevel: (process.env.LOG_LEVEL ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO') as 'INFO',
-});
-
-/** Extra sinks: tests push captured lines here to scan them for secrets. */
+/** Extra sinks: tests push captured lines here to scan them for secrets (each line as printed). */
 export const logSinks: Array<(line: Record<string, unknown>) => void> = [];
 
-function emit(level: 'debug' | 'info' | 'warn' | 'error', message: string, attrs?: Record<string, unknown>) {
-  const safe = attrs ? (redact(attrs) as Record<string, unknown>) : undefined;
-  for (const sink of logSinks) sink({ level, message, ...safe });
-  if (safe) powertools[level](message, safe);
-  else powertools[level](message);
+/** The Powertools log shape, with the additional attributes redacted. */
+export class RedactingLogFormatter extends LogFormatter {
+  formatAttributes(attributes: UnformattedAttributes, additional: LogAttributes): LogItem {
+    const safe = redact(additional, 0, (e) => this.formatError(e)) as LogAttributes;
+    const base = {
+      level: attributes.logLevel,
+      message: attributes.message,
+      timestamp: this.formatTimestamp(attributes.timestamp),
+      service: attributes.serviceName,
+      cold_start: attributes.lambdaContext?.coldStart,
+      function_arn: attributes.lambdaContext?.invokedFunctionArn,
+      function_memory_size: attributes.lambdaContext?.memoryLimitInMB,
+      function_name: attributes.lambdaContext?.functionName,
+      function_request_id: attributes.lambdaContext?.awsRequestId,
+      sampling_rate: attributes.sampleRateValue,
+      xray_trace_id: attributes.xRayTraceId,
+    };
+    for (const sink of logSinks) sink({ ...base, level: attributes.logLevel.toLowerCase(), ...safe });
+    return new LogItem({ attributes: base }).addAttributes(safe);
+  }
 }
 
-export const logger: AppLogger = {
-  debug: (m, a) => emit('debug', m, a),
-  info: (m, a) => emit('info', m, a),
-  warn: (m, a) => emit('warn', m, a),
-  error: (m, a) => emit('error', m, a),
-  withCorrelationId(id) {
-    powertools.appendKeys({ correlationId: id });
-  },
-};
+export const logger = new Logger({
+  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'calendly-connector',
+  logLevel: (process.env.LOG_LEVEL ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO') as 'INFO',
+  logFormatter: new RedactingLogFormatter(),
+});

@@ -1,5 +1,5 @@
 /**
- * Calendly webhook signatures (calendly-api.md §4.1):
+ * Calendly webhook signatures, as Calendly sends them:
  *   Calendly-Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(key, t + "." + raw body)>
  * Several v1 values are accepted (key rotation is undocumented; a tolerant parser costs
  * nothing). Every comparison is constant-time. Verification fails closed: no candidate key,

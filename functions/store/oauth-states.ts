@@ -1,5 +1,6 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SecretBox } from '../shared/crypto.js';
+import { isConditionFailure } from './dynamo.js';
 
 /**
  * Single-use OAuth states. One item per state we hand out in an authorize URL:
@@ -58,7 +59,7 @@ export function createOAuthStateStore(doc: DynamoDBDocumentClient, tableName: st
         const old = out.Attributes ?? {};
         return { kind: 'ok', userId: String(old.userId), codeVerifier: box.open(String(old.codeVerifierSealed), `oauth#${state}`) };
       } catch (e) {
-        if (!(e instanceof Error && e.name === 'ConditionalCheckFailedException')) throw e;
+        if (!isConditionFailure(e)) throw e;
       }
       // Tell the three refusals apart for the redirect's reason code (dynalite ignores
       // ReturnValuesOnConditionCheckFailure, so read).

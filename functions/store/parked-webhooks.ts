@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure } from './dynamo.js';
 
 /**
  * Signed webhook bodies we could not parse or validate, kept byte for byte so they can be
@@ -54,7 +55,7 @@ export function createParkedWebhookStore(doc: DynamoDBDocumentClient, tableName:
         );
         return { id, result: 'parked' };
       } catch (err) {
-        if (err instanceof Error && err.name === 'ConditionalCheckFailedException') return { id, result: 'already_parked' };
+        if (isConditionFailure(err)) return { id, result: 'already_parked' };
         throw err;
       }
     },

@@ -1,5 +1,6 @@
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SyncReason } from '../flows/sync-messages.js';
+import type { SyncReason } from '../domain/messages.js';
+import { isConditionFailure } from './dynamo.js';
 
 /**
  * One item per connection (pk userId): the sync lease, the run in progress with its page cursor,
@@ -130,7 +131,7 @@ export function createSyncStateStore(doc: DynamoDBDocumentClient, tableName: str
           );
           return stored;
         } catch (e) {
-          if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
+          if (!isConditionFailure(e)) throw e;
         }
       }
       throw new SyncStateConflictError(userId);

@@ -50,7 +50,7 @@ export const TABLES = {
       },
     ],
     retain: true,
-    ownedBy: 'functions/store/connections.ts',
+    ownedBy: 'functions/store/connections/',
   },
   /** One item per hook key we minted: which user it belongs to and the signing key we sent. */
   webhookKeys: {
@@ -75,7 +75,7 @@ export const TABLES = {
       },
     ],
     retain: true,
-    ownedBy: 'functions/store/meetings.ts',
+    ownedBy: 'functions/store/meetings/',
   },
   /** Single-use OAuth states (with the PKCE verifier), 10-minute life. */
   oauthStates: {
@@ -112,11 +112,13 @@ export type TableKey = keyof typeof TABLES;
 
 export const ALL_TABLES: readonly TableDef[] = Object.values(TABLES);
 
-/** Physical table names, read from the environment (set by CDK or the local runtime). */
-export function tableNamesFromEnv(env: NodeJS.ProcessEnv = process.env): Record<TableKey, string> {
-  const out = {} as Record<TableKey, string>;
-  for (const [key, def] of Object.entries(TABLES) as [TableKey, TableDef][]) {
-    out[key] = env[def.envVar] ?? `calendly-${def.id}`;
-  }
-  return out;
+/**
+ * Physical table names from an environment (the CDK stack and the local runtime set one variable
+ * per table a function may use). A missing name throws: a default name would point at a table
+ * that does not exist, or at another deployment's.
+ */
+export function tableNamesFromEnv<K extends TableKey>(env: Readonly<Record<string, string | undefined>>, keys: readonly K[]): Record<K, string> {
+  const missing = keys.filter((key) => !env[TABLES[key].envVar]);
+  if (missing.length > 0) throw new Error(`invalid configuration: ${missing.map((k) => TABLES[k].envVar).join(', ')} must be set`);
+  return Object.fromEntries(keys.map((key) => [key, env[TABLES[key].envVar]])) as Record<K, string>;
 }

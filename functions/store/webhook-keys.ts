@@ -1,5 +1,6 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SecretBox } from '../shared/crypto.js';
+import { isConditionFailure } from './dynamo.js';
 
 /**
  * One item per hook key we mint. The hook key is the opaque last segment of a webhook callback
@@ -83,7 +84,7 @@ export function createWebhookKeyStore(doc: DynamoDBDocumentClient, tableName: st
         );
         return true;
       } catch (e) {
-        if (e instanceof Error && e.name === 'ConditionalCheckFailedException') return false;
+        if (isConditionFailure(e)) return false;
         throw e;
       }
     },

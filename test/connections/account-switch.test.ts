@@ -8,14 +8,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CalendlyPort } from '../../functions/calendly/port.js';
 import { finishPendingCleanup } from '../../functions/flows/disconnect.js';
-import { checkConnectionHealth } from '../../functions/flows/health.js';
-import { healthDepsFrom } from '../../functions/handlers/health-worker.js';
+import { checkConnectionHealth } from '../../functions/flows/health/index.js';
+import { healthDepsFrom } from '../../functions/wiring/health-worker.js';
 import { ingestWebhook } from '../../functions/flows/ingest.js';
 import { getStatus } from '../../functions/flows/status.js';
-import { createConnectionStatusReader } from '../../functions/handlers/webhook.js';
+import { createConnectionStatusReader } from '../../functions/store/connection-status.js';
 import type { AppSecrets, SecretsSource } from '../../functions/ports.js';
 import { createAppKeySource, signatureHeader } from '../../functions/shared/webhook-signature.js';
-import { createMeetingStore } from '../../functions/store/meetings.js';
+import { createMeetingStore } from '../../functions/store/meetings/index.js';
 import { createParkedWebhookStore } from '../../functions/store/parked-webhooks.js';
 import { connectViaOAuth, hookKeyOf, newEmail, newUserId, ourHooks, startHarness, type Harness } from './harness.js';
 

@@ -17,7 +17,7 @@ import { completeConnect, beginConnect } from '../../functions/flows/connect.js'
 import type { ConnectionDeps, Tuning } from '../../functions/flows/connection-deps.js';
 import type { Clock, Queue, Sleeper } from '../../functions/ports.js';
 import { createSecretBox } from '../../functions/shared/crypto.js';
-import { createConnectionStore } from '../../functions/store/connections.js';
+import { createConnectionStore } from '../../functions/store/connections/index.js';
 import { createOAuthStateStore } from '../../functions/store/oauth-states.js';
 import { createWebhookKeyStore } from '../../functions/store/webhook-keys.js';
 import { startDynalite, type TestDynamo } from '../support/dynalite.js';

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { AuthorizationRequiredError, getAccessToken } from '../../functions/flows/tokens.js';
+import { AuthorizationRequiredError } from '../../functions/domain/errors.js';
+import { getAccessToken } from '../../functions/flows/tokens.js';
 import { connectViaOAuth, newEmail, newUserId, startHarness, type Harness } from './harness.js';
 
 /** The stack alarms on ConnectionsAuthorizationRequired; these prove the metric is emitted, once. */

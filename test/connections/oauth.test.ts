@@ -1,10 +1,10 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { beginConnect, completeConnect } from '../../functions/flows/connect.js';
-import { createConnectionsHandler } from '../../functions/handlers/connections.js';
-import { createOAuthCallbackHandler } from '../../functions/handlers/oauth-callback.js';
+import { createConnectionsHandler } from '../../functions/edge/connections.js';
+import { createOAuthCallbackHandler } from '../../functions/edge/oauth-callback.js';
 import { createSecretBox } from '../../functions/shared/crypto.js';
-import type { HttpEvent } from '../../functions/shared/http.js';
+import type { HttpEvent } from '../../functions/edge/http.js';
 import { APP_REDIRECT, BOX_KEY, connectViaOAuth, newEmail, newUserId, ourHooks, startHarness, type Harness } from './harness.js';
 
 function httpEvent(method: string, path: string, opts: { userId?: string; body?: string; query?: Record<string, string> } = {}): HttpEvent {

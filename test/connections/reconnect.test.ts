@@ -163,7 +163,7 @@ describe('reconnect over dynalite + sandbox', () => {
     const deps = h.deps();
     expect((await deps.connections.tryTakeLease(userId, 'dead-lambda', h.clock.now(), 1000)).taken).toBe(true);
     // Live: the wait is bounded and answers connection_busy.
-    await expect(reconnect(h.deps({ tuning: { leaseWaitMs: 50 } }), userId)).rejects.toMatchObject({ code: 'connection_busy', status: 409 });
+    await expect(reconnect(h.deps({ tuning: { leaseWaitMs: 50 } }), userId)).rejects.toMatchObject({ code: 'connection_busy', kind: 'conflict', name: 'ConflictError' });
     // Another owner can never release it.
     expect(await deps.connections.releaseLease(userId, 'someone-else')).toBe(false);
     h.advance(1001);

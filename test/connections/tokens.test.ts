@@ -1,6 +1,7 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthorizationRequiredError, getAccessToken } from '../../functions/flows/tokens.js';
+import { AuthorizationRequiredError } from '../../functions/domain/errors.js';
+import { getAccessToken } from '../../functions/flows/tokens.js';
 import { connectViaOAuth, newEmail, newUserId, startHarness, type Harness } from './harness.js';
 
 describe('getAccessToken: single-flight refresh across Lambdas', () => {

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WEBHOOK_EVENTS } from '../../functions/calendly/port.js';
-import type { HealthSchedulerDeps } from '../../functions/flows/health.js';
-import { createHealthSchedulerHandler } from '../../functions/handlers/health-scheduler.js';
-import { createHealthWorkerHandler, healthDepsFrom } from '../../functions/handlers/health-worker.js';
+import type { HealthSchedulerDeps } from '../../functions/flows/health/index.js';
+import { createHealthSchedulerHandler } from '../../functions/edge/health-scheduler.js';
+import { createHealthWorkerHandler } from '../../functions/edge/health-worker.js';
+import { healthDepsFrom } from '../../functions/wiring/health-worker.js';
 import { randomToken } from '../../functions/shared/crypto.js';
-import { CHECK_SHARDS } from '../../functions/store/connections.js';
+import { CHECK_SHARDS } from '../../functions/store/connections/index.js';
 import { connectSandboxUser } from '../support/sandbox.js';
 import { startHarness, type Harness } from '../sync/harness.js';
 

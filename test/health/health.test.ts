@@ -2,10 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disconnect } from '../../functions/flows/disconnect.js';
-import { checkConnectionHealth, type HealthCheckDeps } from '../../functions/flows/health.js';
+import { checkConnectionHealth, type HealthCheckDeps } from '../../functions/flows/health/index.js';
 import { ingestWebhook, type IngestDeps } from '../../functions/flows/ingest.js';
-import { createHealthWorkerHandler, healthDepsFrom } from '../../functions/handlers/health-worker.js';
-import { checkShardOf } from '../../functions/store/connections.js';
+import { createHealthWorkerHandler } from '../../functions/edge/health-worker.js';
+import { healthDepsFrom } from '../../functions/wiring/health-worker.js';
+import { checkShardOf } from '../../functions/store/connections/index.js';
 import { createParkedWebhookStore } from '../../functions/store/parked-webhooks.js';
 import { connectUser, sqsEvent, sqsRecord, startHarness, takeMessages, type Harness } from '../sync/harness.js';
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runHealthTick, type HealthSchedulerDeps } from '../../functions/flows/health.js';
-import { healthMessageSchema } from '../../functions/flows/sync-messages.js';
-import { createHealthSchedulerHandler } from '../../functions/handlers/health-scheduler.js';
-import { CHECK_SHARDS } from '../../functions/store/connections.js';
+import { runHealthTick, type HealthSchedulerDeps } from '../../functions/flows/health/index.js';
+import { healthMessageSchema } from '../../functions/domain/messages.js';
+import { createHealthSchedulerHandler } from '../../functions/edge/health-scheduler.js';
+import { CHECK_SHARDS } from '../../functions/store/connections/index.js';
 import { queueDepth, startHarness, storeConnection, takeMessages, type Harness } from '../sync/harness.js';
 
 /**

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { HttpEvent } from '../../functions/shared/http.js';
+import type { HttpEvent } from '../../functions/edge/http.js';
 
 export const API = 'https://api.calendly.com';
 export const eventUri = (ev: string) => `${API}/scheduled_events/${ev}`;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiMeeting } from '../../functions/flows/meeting-merge.js';
-import { makeMeetingsHandler } from '../../functions/handlers/meetings.js';
-import { createMeetingStore, type MeetingStore } from '../../functions/store/meetings.js';
-import type { MeetingUpdate } from '../../functions/flows/meeting-merge.js';
+import type { ApiMeeting } from '../../functions/domain/meeting/index.js';
+import { makeMeetingsHandler } from '../../functions/edge/meetings.js';
+import { createMeetingStore, type MeetingStore } from '../../functions/store/meetings/index.js';
+import type { MeetingUpdate } from '../../functions/domain/meeting/index.js';
 import { startDynalite, type TestDynamo } from '../support/dynalite.js';
 import { eventUri, inviteeUri, meetingsEvent } from './helpers.js';
 
@@ -21,7 +21,7 @@ describe('GET /meetings over dynalite', () => {
   beforeAll(async () => {
     db = await startDynalite();
     store = createMeetingStore(db.doc, db.tables.meetings);
-    handler = makeMeetingsHandler({ meetings: store, clock: { now: () => NOW } });
+    handler = makeMeetingsHandler({ meetings: store });
     const updates: MeetingUpdate[] = [];
     for (let i = 0; i < N; i++) {
       // Several meetings share a start time (ties are ordered by event id), every 7th is canceled.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { mergeMeeting, meetingContent, toApiMeeting, type MeetingState, type MeetingUpdate } from '../../functions/flows/meeting-merge.js';
+import { mergeMeeting, meetingContent, toApiMeeting, type MeetingState, type MeetingUpdate } from '../../functions/domain/meeting/index.js';
 import { API_NS, at, eventUri, inviteePayload, inviteeUri, scenarioArb, upd } from './scenarios.js';
 
 

@@ -8,12 +8,13 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { WEBHOOK_EVENTS, type CalendlyPort, type TokenSet } from '../../functions/calendly/port.js';
-import { toApiMeeting, eventIdOf } from '../../functions/flows/meeting-merge.js';
-import { createConnectionStatusReader, makeWebhookHandler } from '../../functions/handlers/webhook.js';
-import { makeMeetingsHandler } from '../../functions/handlers/meetings.js';
+import { toApiMeeting, eventIdOf } from '../../functions/domain/meeting/index.js';
+import { createConnectionStatusReader } from '../../functions/store/connection-status.js';
+import { makeWebhookHandler } from '../../functions/edge/webhook.js';
+import { makeMeetingsHandler } from '../../functions/edge/meetings.js';
 import { createSecretBox, parseEncryptionKey, randomToken } from '../../functions/shared/crypto.js';
 import { createAppKeySource } from '../../functions/shared/webhook-signature.js';
-import { createMeetingStore, type MeetingStore } from '../../functions/store/meetings.js';
+import { createMeetingStore, type MeetingStore } from '../../functions/store/meetings/index.js';
 import { createParkedWebhookStore } from '../../functions/store/parked-webhooks.js';
 import { createWebhookKeyStore } from '../../functions/store/webhook-keys.js';
 import { startDynalite, type TestDynamo } from '../support/dynalite.js';
@@ -55,7 +56,7 @@ describe('ingest end to end with the Calendly sandbox', () => {
       metric: () => undefined,
     });
     const secrets = { clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, webhookSigningKey: sandbox.webhookSigningKey, tokenEncryptionKey: 'x' };
-    meetingsHandler = makeMeetingsHandler({ meetings, clock });
+    meetingsHandler = makeMeetingsHandler({ meetings });
     server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { parseDelivery } from '../../functions/calendly/webhook-payloads.js';
-import type { MeetingUpdate } from '../../functions/flows/meeting-merge.js';
+import type { MeetingUpdate } from '../../functions/domain/meeting/index.js';
 import { at, envelope, inviteePayload } from './helpers.js';
 
 export { at, envelope, eventUri, inviteePayload, inviteeUri } from './helpers.js';

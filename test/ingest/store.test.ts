@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { mergeMeeting, meetingContent, toApiMeeting, type MeetingState, type MeetingUpdate } from '../../functions/flows/meeting-merge.js';
-import { createMeetingStore, type ApplyGate } from '../../functions/store/meetings.js';
+import { mergeMeeting, meetingContent, toApiMeeting, type MeetingState, type MeetingUpdate } from '../../functions/domain/meeting/index.js';
+import { createMeetingStore, type ApplyGate } from '../../functions/store/meetings/index.js';
 import { startDynalite, type TestDynamo } from '../support/dynalite.js';
 import { countRequests } from './helpers.js';
 import { OBS, at, eventUri, inviteePayload, inviteeUri, scenarioArb, upd } from './scenarios.js';

@@ -4,8 +4,10 @@ import { createSecretBox, parseEncryptionKey, randomToken } from '../../function
 import { logSinks } from '../../functions/shared/logger.js';
 import { createAppKeySource } from '../../functions/shared/webhook-signature.js';
 import { replayParked, type IngestDeps } from '../../functions/flows/ingest.js';
-import { createConnectionStatusReader, emitMetric, makeWebhookHandler } from '../../functions/handlers/webhook.js';
-import { createMeetingStore, type MeetingStore } from '../../functions/store/meetings.js';
+import { createConnectionStatusReader } from '../../functions/store/connection-status.js';
+import { emitMetric } from '../../functions/shared/metrics.js';
+import { makeWebhookHandler } from '../../functions/edge/webhook.js';
+import { createMeetingStore, type MeetingStore } from '../../functions/store/meetings/index.js';
 import { createParkedWebhookStore, parkedIdOf } from '../../functions/store/parked-webhooks.js';
 import { createWebhookKeyStore } from '../../functions/store/webhook-keys.js';
 import type { AppSecrets, SecretsSource } from '../../functions/ports.js';
@@ -110,7 +112,7 @@ describe('POST /webhooks/calendly/{hookKey} over dynalite', () => {
   const view = async (userId: string, ev: string) => {
     const s = await meetings.get(userId, ev);
     if (!s) return undefined;
-    const { toApiMeeting } = await import('../../functions/flows/meeting-merge.js');
+    const { toApiMeeting } = await import('../../functions/domain/meeting/index.js');
     return toApiMeeting(s);
   };
 

@@ -9,7 +9,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createSqsQueue } from '../../functions/adapters/sqs-queue.js';
-import type { HttpEvent } from '../../functions/shared/http.js';
+import type { HttpEvent } from '../../functions/edge/http.js';
 import { LOCAL_JWT_AUDIENCE, LOCAL_JWT_ISSUER } from '../../local/auth.js';
 import { call, useLocalRuntime } from '../support/runtime.js';
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SQSBatchResponse } from 'aws-lambda';
 import type { CalendlyApiPort } from '../../functions/calendly/port.js';
-import { processSyncMessage } from '../../functions/flows/sync.js';
-import { syncMessageSchema } from '../../functions/flows/sync-messages.js';
-import { createSyncWorkerHandler } from '../../functions/handlers/sync-worker.js';
+import { processSyncMessage } from '../../functions/flows/sync/index.js';
+import { syncMessageSchema } from '../../functions/domain/messages.js';
+import { createSyncWorkerHandler } from '../../functions/edge/sync-worker.js';
 import { createSqsQueue } from '../../functions/adapters/sqs-queue.js';
 import { LocalQueues } from '../../local/queues.js';
 import { connectUser, meetingItems, queueDepth, sqsEvent, sqsRecord, startHarness, takeMessages, type Harness } from './harness.js';

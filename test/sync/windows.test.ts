@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { catchUpStart, DEFAULT_CHECK_OPTIONS } from '../../functions/flows/health.js';
-import { DEFAULT_SYNC_OPTIONS, mergeWork, resolveWindow } from '../../functions/flows/sync.js';
-import { healthMessageSchema, parseMessage } from '../../functions/flows/sync-messages.js';
+import { catchUpStart, DEFAULT_CHECK_OPTIONS } from '../../functions/flows/health/index.js';
+import { DEFAULT_SYNC_OPTIONS, mergeWork, resolveWindow } from '../../functions/flows/sync/index.js';
+import { healthMessageSchema, parseMessage } from '../../functions/domain/messages.js';
 
 const NOW = Date.parse('2026-06-01T00:00:00.000Z');
 const DAY = 86_400_000;

@@ -1,7 +1,8 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type * as z from 'zod';
-import { AppError } from './errors.js';
-import { logger } from './logger.js';
+import { DomainError, InvalidInputError, type FailureKind } from '../domain/errors.js';
+import { logger } from '../shared/logger.js';
+import { addLambdaContext } from './lambda-context.js';
 
 export type HttpEvent = APIGatewayProxyEventV2 & {
   requestContext: APIGatewayProxyEventV2['requestContext'] & {
@@ -9,6 +10,27 @@ export type HttpEvent = APIGatewayProxyEventV2 & {
   };
 };
 export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+/** A refusal that only exists at the HTTP edge (no bearer subject, a body too large to read). */
+export class HttpRefusal extends Error {
+  override name = 'HttpRefusal';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The one place a failure's kind becomes an HTTP status. */
+const STATUS_OF: Record<FailureKind, number> = {
+  invalid_input: 400,
+  not_found: 404,
+  conflict: 409,
+  upstream: 502,
+  unavailable: 503,
+};
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
   return {
@@ -36,7 +58,7 @@ export function rawBody(event: HttpEvent): Buffer {
 export function userIdOf(event: HttpEvent): string {
   const sub = event.requestContext.authorizer?.jwt?.claims?.sub;
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256) {
-    throw new AppError(401, 'unauthorized', 'A valid bearer token with a subject is required.');
+    throw new HttpRefusal(401, 'unauthorized', 'A valid bearer token with a subject is required.');
   }
   return sub;
 }
@@ -44,13 +66,13 @@ export function userIdOf(event: HttpEvent): string {
 /** Parse a JSON body against a schema; an empty body is parsed as `{}`. */
 export function parseJsonBody<T extends z.ZodType>(event: HttpEvent, schema: T): z.infer<T> {
   const raw = rawBody(event);
-  if (raw.length > 64 * 1024) throw new AppError(413, 'payload_too_large', 'The request body is larger than 64 KiB.');
+  if (raw.length > 64 * 1024) throw new HttpRefusal(413, 'payload_too_large', 'The request body is larger than 64 KiB.');
   let data: unknown = {};
   if (raw.length > 0) {
     try {
       data = JSON.parse(raw.toString('utf8'));
     } catch {
-      throw new AppError(400, 'invalid_json', 'The request body is not valid JSON.');
+      throw new InvalidInputError('invalid_json', 'The request body is not valid JSON.');
     }
   }
   return parseWith(schema, data, 'invalid_body');
@@ -61,22 +83,24 @@ export function parseWith<T extends z.ZodType>(schema: T, data: unknown, code = 
   if (!result.success) {
     const first = result.error.issues[0];
     const where = first?.path.length ? `${first.path.join('.')}: ` : '';
-    throw new AppError(400, code, `${where}${first?.message ?? 'invalid input'}`);
+    throw new InvalidInputError(code, `${where}${first?.message ?? 'invalid input'}`);
   }
   return result.data;
 }
 
 /**
- * Wraps a handler body: AppErrors become their `{error, message}` answer; anything else is
+ * Wraps a handler body: domain errors and edge refusals become their `{error, message}` answer; anything else is
  * logged (without secrets) and answered as a 500 that says nothing internal.
  */
-export async function withErrors(event: HttpEvent, body: () => Promise<HttpResult>): Promise<HttpResult> {
-  logger.withCorrelationId(event.requestContext?.requestId);
+export async function withErrors(event: HttpEvent, body: () => Promise<HttpResult>, context?: Context): Promise<HttpResult> {
+  addLambdaContext(context);
+  logger.appendKeys({ correlationId: event.requestContext?.requestId });
   try {
     return await body();
   } catch (err) {
-    if (err instanceof AppError) return errorResponse(err.status, err.code, err.message);
-    logger.error('unhandled error', { error: err instanceof Error ? { name: err.name, message: err.message } : String(err) });
+    if (err instanceof DomainError) return errorResponse(STATUS_OF[err.kind], err.code, err.message);
+    if (err instanceof HttpRefusal) return errorResponse(err.status, err.code, err.message);
+    logger.error('unhandled error', { error: err });
     return errorResponse(500, 'internal_error', 'Something went wrong on our side; please try again.');
   }
 }

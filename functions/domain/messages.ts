@@ -13,7 +13,7 @@ export type SyncReason = (typeof SYNC_REASONS)[number];
 /**
  * Sync queue. Sent by connect/reconnect ('connect' | 'reconnect'), the health checker after a
  * repaired hook ('repair', with minStartTime = when the hook was last known healthy) and ops
- * ('manual'). Without a window the worker uses the initial window (see flows/sync.ts).
+ * ('manual'). Without a window the worker uses its default window.
  * `resume` is only sent by the sync worker itself: "drive the sync already stored for this
  * user" (after a long 429 or when an invocation runs out of time); it adds no work of its own.
  */

@@ -1,0 +1,41 @@
+/**
+ * Sync queue consumer (SQS event source mapping with ReportBatchItemFailures). Each record is
+ * one kick for one connection (flows/sync/run.ts). Only retryable failures are reported back; a
+ * message that can never be valid is logged and dropped (it would only burn receives on its way
+ * to the DLQ).
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { processSyncMessage, type SyncDeps } from '../flows/sync/index.js';
+import { parseMessage, syncMessageSchema } from '../domain/messages.js';
+import { logger } from '../shared/logger.js';
+import { addLambdaContext } from './lambda-context.js';
+
+/** Handles one record; exported for tests. Throws to report the record as failed. */
+export async function handleSyncRecord(deps: SyncDeps, record: SQSRecord, deadlineMs?: number): Promise<void> {
+  const parsed = parseMessage(syncMessageSchema, record.body);
+  if (!parsed.ok) {
+    logger.error('sync message dropped: invalid body', { messageId: record.messageId, reason: parsed.reason });
+    return;
+  }
+  const result = await processSyncMessage(deps, parsed.value, { messageId: record.messageId, deadlineMs });
+  logger.info('sync message done', { messageId: record.messageId, userId: parsed.value.userId, ...result });
+}
+
+/** The handler over given deps (the local runtime and tests build their own). */
+export function createSyncWorkerHandler(getDeps: () => Promise<SyncDeps> | SyncDeps) {
+  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+    addLambdaContext(context);
+    const deps = await getDeps();
+    const remaining = context?.getRemainingTimeInMillis?.();
+    // Stop early enough to save the cursor and hand off (a quarter of the budget, at most 30 s).
+    const deadlineMs = remaining !== undefined ? deps.clock.now() + remaining - Math.min(30_000, remaining / 4) : undefined;
+    // One processor per invocation: it keeps per-batch state, and the local runtime runs
+    // several batches of one handler at once.
+    const processor = new BatchProcessor(EventType.SQS);
+    return processPartialResponse(event, (record: SQSRecord) => handleSyncRecord(deps, record, deadlineMs), processor, {
+      ...(context ? { context } : {}),
+      throwOnFullBatchFailure: false,
+    });
+  };
+}

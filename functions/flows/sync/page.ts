@@ -1,0 +1,116 @@
+/** One page of Calendly's scheduled events (and their invitees) into the meetings table. */
+import type { Invitee, ScheduledEvent } from '../../calendly/port.js';
+import { isCalendlyError } from '../../calendly/port.js';
+import { logger } from '../../shared/logger.js';
+import type { SyncRun } from '../../store/sync-state.js';
+import { LongRateLimitError, type SyncConnectionView, type SyncDeps, type SyncMeetingUpdate, type SyncOptions } from './types.js';
+
+export class TokenSession {
+  private token: Promise<string> | undefined;
+  private obtainedAt = 0;
+  private refreshedThisPage = false;
+  constructor(
+    private readonly deps: SyncDeps,
+    private readonly userId: string,
+    private readonly reuseMs: number,
+  ) {}
+  startPage() {
+    this.refreshedThisPage = false;
+  }
+  current(): Promise<string> {
+    const now = this.deps.clock.now();
+    if (!this.token || now - this.obtainedAt >= this.reuseMs) return this.hold(this.deps.getAccessToken(this.userId), now);
+    return this.token;
+  }
+  async onUnauthorized(badToken: string): Promise<string> {
+    const held = this.current();
+    const cur = await held;
+    if (cur !== badToken) return cur;
+    // Another call's 401 already replaced it meanwhile: share that refresh.
+    if (this.token && this.token !== held) return this.token;
+    if (this.refreshedThisPage) throw new Error('Calendly refused a freshly refreshed token');
+    this.refreshedThisPage = true;
+    return this.hold(this.deps.getAccessToken(this.userId, { knownBadToken: badToken }), this.deps.clock.now());
+  }
+  private hold(p: Promise<string>, at: number): Promise<string> {
+    this.token = p;
+    this.obtainedAt = at;
+    // A failed read is not kept: the next call asks again.
+    p.catch(() => {
+      if (this.token === p) this.token = undefined;
+    });
+    return p;
+  }
+}
+
+async function callCalendly<T>(
+  deps: SyncDeps,
+  opts: SyncOptions,
+  session: TokenSession,
+  budget: { waits: number },
+  fn: (token: string) => Promise<T>,
+): Promise<T> {
+  let token = await session.current();
+  for (;;) {
+    try {
+      return await fn(token);
+    } catch (e) {
+      if (isCalendlyError(e, 'unauthenticated')) {
+        token = await session.onUnauthorized(token);
+        continue;
+      }
+      if (isCalendlyError(e, 'rate_limited')) {
+        const waitMs = e.retryAfterMs ?? 60_000;
+        if (waitMs <= opts.maxInlineWaitMs && budget.waits < opts.maxInlineWaitsPerPage) {
+          budget.waits += 1;
+          logger.info('sync rate limited; waiting', { waitMs });
+          await deps.sleeper.sleep(waitMs);
+          continue;
+        }
+        throw new LongRateLimitError(waitMs);
+      }
+      throw e;
+    }
+  }
+}
+
+/** Fetches one page of events and their invitees, stores them, answers the next cursor. */
+export async function syncPage(deps: SyncDeps, opts: SyncOptions, userId: string, conn: SyncConnectionView, run: SyncRun, session: TokenSession) {
+  session.startPage();
+  const budget = { waits: 0 };
+  const page = await callCalendly(deps, opts, session, budget, (token) =>
+    deps.calendly.listScheduledEventsPage(token, {
+      user: conn.calendlyUserUri as string,
+      organization: conn.organizationUri,
+      minStartTime: run.minStartTime,
+      maxStartTime: run.maxStartTime,
+      count: opts.pageSize,
+      sort: 'start_time:asc',
+      ...(run.pageToken ? { pageToken: run.pageToken } : {}),
+    }),
+  );
+
+  const inviteesByEvent = new Array<Invitee[]>(page.items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < page.items.length) {
+      const i = next++;
+      const event = page.items[i] as ScheduledEvent;
+      inviteesByEvent[i] = await callCalendly(deps, opts, session, budget, async (token) => {
+        const out: Invitee[] = [];
+        for await (const inv of deps.calendly.listEventInvitees(token, event.uri)) out.push(inv);
+        return out;
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.inviteeConcurrency, page.items.length) }, worker));
+
+  const observedAt = new Date(deps.clock.now()).toISOString();
+  const updates: SyncMeetingUpdate[] = [];
+  page.items.forEach((event, i) => {
+    updates.push({ eventUri: event.uri, event, observedAt });
+    for (const invitee of inviteesByEvent[i] ?? []) updates.push({ eventUri: event.uri, invitee, observedAt });
+  });
+  const stored = updates.length ? await deps.applyMeetings(userId, updates) : { applied: 0, unchanged: 0 };
+  return { events: page.items.length, nextPageToken: page.nextPageToken, applied: stored.applied, unchanged: stored.unchanged };
+}

@@ -1,0 +1,55 @@
+/**
+ * The configuration every Lambda reads, in one schema. Each composition root picks the fields it
+ * uses, so a Lambda fails at start when something it needs is missing, and never because a value
+ * meant for another Lambda is absent. Nothing falls back to a made-up value: the CDK stack and the
+ * local runtime set every required field.
+ */
+import * as z from 'zod';
+import { tableNamesFromEnv, type TableKey } from '../store/tables.js';
+
+const serviceEnvSchema = z.object({
+  PUBLIC_BASE_URL: z.url(),
+  APP_REDIRECT_URL: z.url(),
+  CALENDLY_AUTH_URL: z.url(),
+  CALENDLY_API_URL: z.url(),
+  WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600),
+  /**
+   * The health schedule's period. The stack sets it to the schedule's rate; the local runtime runs
+   * its own scheduler and leaves it unset, so the check falls back to the stack's default rate.
+   */
+  HEALTH_CHECK_INTERVAL_SECONDS: z.coerce.number().positive().default(900),
+  SYNC_QUEUE_URL: z.string().min(1),
+  HEALTH_QUEUE_URL: z.string().min(1),
+  /** AWS: the Secrets Manager secret (JSON) holding AppSecrets. Unset locally. */
+  APP_SECRET_ARN: z.string().min(1).optional(),
+  /** Local only: endpoints of dynalite and fauxqs (unset in AWS, where the SDK finds the service). */
+  DYNAMODB_ENDPOINT: z.url().optional(),
+  SQS_ENDPOINT: z.url().optional(),
+  /** Local only (AWS reads these from the secret). */
+  CALENDLY_CLIENT_ID: z.string().optional(),
+  CALENDLY_CLIENT_SECRET: z.string().optional(),
+  CALENDLY_WEBHOOK_SIGNING_KEY: z.string().optional(),
+  TOKEN_ENCRYPTION_KEY: z.string().optional(),
+});
+
+export type ServiceEnv = z.infer<typeof serviceEnvSchema>;
+export type EnvKey = keyof ServiceEnv;
+
+/** The fields that say where the app secret comes from (one of them is always needed with a secret). */
+export const SECRET_SOURCE_KEYS = ['APP_SECRET_ARN', 'CALENDLY_CLIENT_ID', 'CALENDLY_CLIENT_SECRET', 'CALENDLY_WEBHOOK_SIGNING_KEY', 'TOKEN_ENCRYPTION_KEY'] as const;
+
+/** Parses the named fields of the environment; throws (naming the field, never its value) when one is bad. */
+export function readEnv<K extends EnvKey>(keys: readonly K[], source: NodeJS.ProcessEnv = process.env): Pick<ServiceEnv, K> {
+  const mask = Object.fromEntries(keys.map((k) => [k, true])) as { [P in K]: true };
+  const parsed = serviceEnvSchema.pick(mask as never).safeParse(source);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`invalid configuration: ${issue?.path.join('.')}: ${issue?.message}`);
+  }
+  return parsed.data as unknown as Pick<ServiceEnv, K>;
+}
+
+/** The physical names of the tables a Lambda uses; a missing name throws. */
+export function readTables<K extends TableKey>(keys: readonly K[], source: NodeJS.ProcessEnv = process.env): Record<K, string> {
+  return tableNamesFromEnv(source, keys);
+}

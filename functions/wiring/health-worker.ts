@@ -1,0 +1,36 @@
+/**
+ * Composition root of the health worker: one check per connection (token refresh, hook repair,
+ * pending cleanup) over the connections and hook keys tables. It never starts a connect, so it
+ * has no OAuth states table.
+ */
+import type { RepairDeps } from '../flows/connection-deps.js';
+import { finishPendingCleanup } from '../flows/disconnect.js';
+import type { HealthCheckDeps } from '../flows/health/index.js';
+import { getAccessToken, isAuthorizationRequired } from '../flows/tokens.js';
+import { ensureWebhook } from '../flows/webhook-step.js';
+import { connectionPartsFromEnv, repairDepsFrom } from './connections.js';
+import { readEnv, readTables } from './env.js';
+import { lazy } from './lazy.js';
+
+/** Builds the check's ports from the repair flows' deps (tests pass their own). */
+export function healthDepsFrom(cd: RepairDeps, options?: HealthCheckDeps['options']): HealthCheckDeps {
+  return {
+    calendly: cd.calendly,
+    getConnection: (userId) => cd.connections.get(userId),
+    getAccessToken: (userId, opts) => getAccessToken(cd, userId, opts),
+    ensureWebhook: (input) => ensureWebhook(cd, input),
+    finishPendingCleanup: (userId) => finishPendingCleanup(cd, userId),
+    recordCheck: (userId, input) => cd.connections.recordCheck(userId, input),
+    isAuthorizationRequired,
+    webhookCallbackUrl: (hookKey) => cd.webhookCallbackUrl(hookKey),
+    queue: cd.queue,
+    clock: cd.clock,
+    ...(options ? { options } : {}),
+  };
+}
+
+export const healthWorkerDeps = lazy(async (): Promise<HealthCheckDeps> => {
+  const env = readEnv(['HEALTH_CHECK_INTERVAL_SECONDS']);
+  const repair = repairDepsFrom({ ...(await connectionPartsFromEnv()), tables: readTables(['connections', 'webhookKeys']) });
+  return healthDepsFrom(repair, { intervalMs: env.HEALTH_CHECK_INTERVAL_SECONDS * 1000 });
+});

@@ -1,0 +1,64 @@
+/**
+ * The outside services, each built once per container on first use: DynamoDB, the queues, the
+ * app secret and what is derived from it (the box for secrets at rest, the Calendly client).
+ * A root asks only for what its Lambda uses, so it reads only the configuration it needs.
+ */
+import { createDynamoClients } from '../adapters/dynamo.js';
+import { createSecretsManagerSource, createStaticSecrets } from '../adapters/secrets.js';
+import { createSqsQueue } from '../adapters/sqs-queue.js';
+import { createCalendlyClient } from '../calendly/client.js';
+import type { CalendlyPort } from '../calendly/port.js';
+import type { Queue, QueueName, SecretsSource } from '../ports.js';
+import { createSecretBox, parseEncryptionKey, type SecretBox } from '../shared/crypto.js';
+import { readEnv, SECRET_SOURCE_KEYS } from './env.js';
+import { lazy } from './lazy.js';
+
+export const dynamo = lazy(() => createDynamoClients({ endpoint: readEnv(['DYNAMODB_ENDPOINT']).DYNAMODB_ENDPOINT }));
+
+const queueUrlKey = { sync: 'SYNC_QUEUE_URL', health: 'HEALTH_QUEUE_URL' } as const;
+
+/** A queue port that sends to the named queues only (the others have no URL in this Lambda). */
+export function queueFromEnv(sends: readonly QueueName[]): Queue {
+  const env = readEnv(['SQS_ENDPOINT', ...sends.map((q) => queueUrlKey[q])]);
+  const urls: Record<QueueName, string> = { sync: '', health: '' };
+  for (const q of sends) urls[q] = env[queueUrlKey[q]] as string;
+  const sqs = createSqsQueue({ urls, endpoint: env.SQS_ENDPOINT });
+  return {
+    send: (queue, messages, opts) =>
+      sends.includes(queue) ? sqs.send(queue, messages, opts) : Promise.reject(new Error(`this function does not send to the ${queue} queue`)),
+  };
+}
+
+/** AWS: the Secrets Manager secret; locally: the four values from the environment. */
+export const appSecrets = lazy((): SecretsSource => {
+  const env = readEnv(SECRET_SOURCE_KEYS);
+  if (env.APP_SECRET_ARN) return createSecretsManagerSource({ secretId: env.APP_SECRET_ARN });
+  const { CALENDLY_CLIENT_ID, CALENDLY_CLIENT_SECRET, CALENDLY_WEBHOOK_SIGNING_KEY, TOKEN_ENCRYPTION_KEY } = env;
+  if (!CALENDLY_CLIENT_ID || !CALENDLY_CLIENT_SECRET || !CALENDLY_WEBHOOK_SIGNING_KEY || !TOKEN_ENCRYPTION_KEY) {
+    throw new Error('invalid configuration: APP_SECRET_ARN or CALENDLY_CLIENT_ID/CALENDLY_CLIENT_SECRET/CALENDLY_WEBHOOK_SIGNING_KEY/TOKEN_ENCRYPTION_KEY must be set');
+  }
+  return createStaticSecrets({
+    clientId: CALENDLY_CLIENT_ID,
+    clientSecret: CALENDLY_CLIENT_SECRET,
+    webhookSigningKey: CALENDLY_WEBHOOK_SIGNING_KEY,
+    tokenEncryptionKey: TOKEN_ENCRYPTION_KEY,
+  });
+});
+
+/** The AES-256-GCM box for secrets at rest, keyed from the app secret. */
+export const secretBox = lazy(async (): Promise<SecretBox> => createSecretBox(parseEncryptionKey((await appSecrets().get()).tokenEncryptionKey)));
+
+export const calendly = lazy(async (): Promise<CalendlyPort> => {
+  const env = readEnv(['CALENDLY_AUTH_URL', 'CALENDLY_API_URL']);
+  const app = await appSecrets().get();
+  return createCalendlyClient({ authBaseUrl: env.CALENDLY_AUTH_URL, apiBaseUrl: env.CALENDLY_API_URL, clientId: app.clientId, clientSecret: app.clientSecret });
+});
+
+/** The webhook callback URL for a hook key; the path is part of the HTTP contract. */
+export function webhookCallbackUrl(publicBaseUrl: string, hookKey: string): string {
+  return `${publicBaseUrl.replace(/\/+$/, '')}/webhooks/calendly/${encodeURIComponent(hookKey)}`;
+}
+
+export function oauthRedirectUri(publicBaseUrl: string): string {
+  return `${publicBaseUrl.replace(/\/+$/, '')}/oauth/calendly/callback`;
+}
