@@ -38,6 +38,10 @@ import {
   type webhookSubscriptionSchema,
 } from './schemas.js';
 
+
+/** What the service needs: /users/me, webhook list/get, webhook create/delete, events and invitees. */
+export const REQUIRED_SCOPES = ['users:read', 'scheduled_events:read', 'webhooks:read', 'webhooks:write'] as const;
+
 export interface CalendlyClientOptions {
   /** https://auth.calendly.com in production; the sandbox base locally. */
   authBaseUrl: string;
@@ -64,7 +68,10 @@ export interface CalendlyClientOptions {
   random?: () => number;
   /** Used only when a token response has no created_at. */
   clock?: Clock;
-  /** Sent as `scope` on the authorize URL when set (Calendly does not document it: UNSURE). */
+  /**
+   * Sent as `scope` on the authorize URL. A new Calendly OAuth app gets no API access until its
+   * scopes are requested and approved, so the default asks for the four this service uses.
+   */
   scope?: string;
   userAgent?: string;
 }
@@ -317,7 +324,7 @@ export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort 
       u.searchParams.set('code_challenge', codeChallenge);
       u.searchParams.set('code_challenge_method', 'S256');
       u.searchParams.set('state', state);
-      if (opts.scope) u.searchParams.set('scope', opts.scope);
+      u.searchParams.set('scope', opts.scope ?? REQUIRED_SCOPES.join(' '));
       return u.toString();
     },
 
