@@ -59,7 +59,7 @@ export async function startCalendly(
   const sandbox = await startSandboxWithSavedState(sandboxModule, config.dataDir, {
     port: 0,
     host: '127.0.0.1',
-    // = functions/wiring.ts oauthRedirectUri(); not imported here because the composition
+    // = oauthRedirectUri() in functions/wiring/; not imported here because the composition
     // root pulls in every adapter, which would slow down start-up (the handlers load it).
     redirectUris: [`${publicBaseUrl}/oauth/calendly/callback`],
     ...keys.sandbox,

@@ -1,5 +1,5 @@
 /**
- * The environment the handlers read (functions/wiring.ts memoises it on first use), as the
+ * The environment the handlers read (functions/wiring/ memoises it on first use), as the
  * stack gives it to the Lambdas, pointing at the local services.
  */
 import type { CalendlyApp, CalendlyTarget } from './calendly.js';

@@ -1,6 +1,6 @@
 /**
  * Loads the same handler modules the Lambdas run. Imported lazily, after the runtime has set
- * process.env, because functions/wiring.ts memoises its configuration on first use.
+ * process.env, because functions/wiring/ memoises its configuration on first use.
  */
 import type { Context } from 'aws-lambda';
 import type { BackgroundHandlerName, HandlerName } from '../functions/routes.js';

@@ -6,7 +6,7 @@
  * This module only puts the pieces together and stops them in order; each piece is its own
  * module (config, keys, store, queues, calendly, handler-env, server, backlog, health-check).
  *
- * One runtime per process: the handlers memoise their configuration (functions/wiring.ts) on
+ * One runtime per process: the handlers memoise their configuration (functions/wiring/) on
  * first use, from the process.env this sets. Tests that only inject handlers may start more.
  */
 import { createServer, type Server } from 'node:http';

@@ -2,7 +2,7 @@
  * The benchmark's world: dynalite in this process (in memory, every table from tables.ts), the
  * Calendly sandbox over real HTTP with the real undici client, and the real stores and handler
  * factories (the same `create*Handler` / `make*Handler` the Lambdas export, given ports built
- * like functions/wiring.ts builds them, only pointed at dynalite and the sandbox). The flows'
+ * like functions/wiring/ builds them, only pointed at dynalite and the sandbox). The flows'
  * clock is the sandbox clock, so token expiry, leases and rate windows run on one time line.
  *
  * Every DynamoDB request the service code sends goes through `db` (one client pair), which

@@ -200,6 +200,6 @@ export async function runCalls(): Promise<SectionResult> {
     details,
     durationMs: performance.now() - t0,
     method:
-      'Real handlers (connections, oauth-callback, health-worker, sync-worker, webhook) invoked directly with API Gateway v2 / SQS events; ports built as in functions/wiring.ts but on in-process dynalite and the Calendly sandbox over HTTP (sandbox clock). Calls = sandbox calls() diff around each operation; follow-up syncs are run and counted separately. Hook gap = wall time between Calendly call boundaries with no active hook of ours at the sandbox.',
+      'Real handlers (connections, oauth-callback, health-worker, sync-worker, webhook) invoked directly with API Gateway v2 / SQS events; ports built as in functions/wiring/ but on in-process dynalite and the Calendly sandbox over HTTP (sandbox clock). Calls = sandbox calls() diff around each operation; follow-up syncs are run and counted separately. Hook gap = wall time between Calendly call boundaries with no active hook of ours at the sandbox.',
   };
 }

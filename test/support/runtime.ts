@@ -4,7 +4,7 @@
  *   const rt = useLocalRuntime({ handlers: { ... } });
  *   it('...', async () => { await fetch(`${rt().baseUrl}/health`) });
  *
- * Handlers memoise their configuration from process.env (functions/wiring.ts), so a file that
+ * Handlers memoise their configuration from process.env (functions/wiring/), so a file that
  * uses the real handlers should start only one runtime (vitest runs each file in its own
  * process).
  */
