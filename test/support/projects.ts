@@ -28,6 +28,7 @@ export const UNIT: ProjectFiles = {
     'test/sync/windows.test.ts',
     'test/local/config.test.ts',
     'test/support/**/*.test.ts',
+    'test/unit/**/*.test.ts',
   ],
 };
 

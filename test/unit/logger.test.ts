@@ -28,7 +28,7 @@ describe('service logger (Powertools Logger with the redacting formatter)', () =
   it('carries the Lambda context on the lines after addContext', () => {
     logSinks.push(sink);
     logger.addContext({ functionName: 'calendly-webhook', awsRequestId: 'req-42', invokedFunctionArn: 'arn:fn', memoryLimitInMB: '256', functionVersion: '1' } as never);
-    logger.info('with context');
+    logger.warn('with context'); // tests run the service at WARN
     expect(lines[0]).toMatchObject({ message: 'with context', function_request_id: 'req-42', function_name: 'calendly-webhook' });
   });
 });
