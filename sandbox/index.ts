@@ -70,6 +70,12 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     setAutoApprove: (on: boolean) => {
       s.autoApprove = on;
     },
+    setDropDeliveries: (on: boolean) => {
+      s.dropDeliveries = on;
+    },
+    get droppedDeliveries() {
+      return s.droppedDeliveries;
+    },
     setDeclinedScopes: (scopes: string[]) => {
       s.declinedScopes = [...scopes];
     },
