@@ -73,9 +73,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     setDropDeliveries: (on: boolean) => {
       s.dropDeliveries = on;
     },
-    get droppedDeliveries() {
-      return s.droppedDeliveries;
-    },
+    droppedDeliveries: () => s.droppedDeliveries,
     setDeclinedScopes: (scopes: string[]) => {
       s.declinedScopes = [...scopes];
     },

@@ -220,7 +220,7 @@ export interface Sandbox {
   /** Lose every webhook delivery from now on (never sent, never retried) until turned off. */
   setDropDeliveries(on: boolean): void;
   /** How many deliveries were lost that way. */
-  readonly droppedDeliveries: number;
+  droppedDeliveries(): number;
   /** Scopes the auto-approve path (and approve() without `decline`) leaves unticked. */
   setDeclinedScopes(scopes: string[]): void;
   /**
