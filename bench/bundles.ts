@@ -50,6 +50,7 @@ export function lambdaLikeEnv(): NodeJS.ProcessEnv {
     CALENDLY_API_URL: 'https://api.calendly.com',
     WEBHOOK_TOLERANCE_SECONDS: '180',
     SYNC_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/111111111111/sync',
+    SYNC_QUEUE_MAX_RECEIVE_COUNT: '5',
     HEALTH_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/111111111111/health',
     APP_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:111111111111:secret:app-AbCdEf',
   };

@@ -48,7 +48,8 @@ export interface FunctionAccess {
 // setState* UpdateItem; oauthStates.create PutItem, consume UpdateItem then GetItem to name the
 // refusal; meetings.apply BatchGetItem (with the connection's status riding along) + GetItem
 // (fence) + PutItem, applyMany UpdateItem (fence) + BatchGetItem + BatchWriteItem, list Query
-// byStartTime; parkedWebhooks.park PutItem; syncState.update GetItem + PutItem.
+// byStartTime, purge Query (keys of the user's partition) + BatchWriteItem (deletes);
+// parkedWebhooks.park PutItem; syncState.update (and its reconcile claim) GetItem + PutItem.
 export const ACCESS: Record<LambdaName, FunctionAccess> = {
   // Status (get), connect (an OAuth state), reconnect (lease, token refresh, webhook step: new
   // hook keys, retire old ones), disconnect (previous account, hook keys retired); a repaired
@@ -62,8 +63,9 @@ export const ACCESS: Record<LambdaName, FunctionAccess> = {
     sends: ['sync'],
     secret: true,
   },
-  // Lists the caller's meetings through the start-time index; never reads an item by key.
-  meetings: { tables: { meetings: { queryIndexes: ['byStartTime'] } }, sends: [], secret: false },
+  // Lists the caller's meetings through the start-time index, only while the caller's
+  // connection is not disconnected (its status read by key); never reads a meeting by key.
+  meetings: { tables: { meetings: { queryIndexes: ['byStartTime'] }, connections: { actions: ['GetItem'] } }, sends: [], secret: false },
   // Consumes the state, exchanges the code, stores tokens, creates the webhook, queues the first sync.
   'oauth-callback': {
     tables: {
@@ -90,12 +92,13 @@ export const ACCESS: Record<LambdaName, FunctionAccess> = {
   ping: { tables: {}, sends: [], secret: false },
   // Pages Calendly for one connection (token via the refresh lease on the connection) into
   // meetings behind the fence; when out of time or rate-limited it hands the rest to a new
-  // sync message.
+  // sync message. Purges a disconnected user's meetings (Query of the partition's keys, deletes
+  // through BatchWriteItem) and re-queues the purge with its cursor.
   'sync-worker': {
     tables: {
       connections: { actions: ['GetItem', 'UpdateItem'] },
       syncState: { actions: ['GetItem', 'PutItem'] },
-      meetings: { actions: ['UpdateItem', 'BatchGetItem', 'BatchWriteItem'] },
+      meetings: { actions: ['UpdateItem', 'BatchGetItem', 'BatchWriteItem', 'Query'] },
     },
     sends: ['sync'],
     consumes: 'sync',
@@ -105,11 +108,13 @@ export const ACCESS: Record<LambdaName, FunctionAccess> = {
   // nothing (the health worker records each check), never calls Calendly.
   'health-scheduler': { tables: { connections: { queryIndexes: ['byCheckDue'] } }, sends: ['health'], secret: false },
   // Refreshes tokens, repairs webhooks (new hook keys), finishes pending disconnects, records the
-  // check, queues a sync after a repair. It never starts a connect, so no OAuth states.
+  // check, queues a sync after a repair and a reconciliation sync once per interval (claimed on
+  // the sync state). It never starts a connect, so no OAuth states.
   'health-worker': {
     tables: {
       connections: { actions: ['GetItem', 'UpdateItem'] },
       webhookKeys: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
+      syncState: { actions: ['GetItem', 'PutItem'] },
     },
     sends: ['sync'],
     consumes: 'health',

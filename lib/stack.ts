@@ -213,6 +213,9 @@ export class CalendlyConnectorStack extends Stack {
       if (access.secret) env.APP_SECRET_ARN = this.appSecret.secretArn;
       // The health check's period (when a connection is next due) must match the schedule's rate.
       if (name === 'health-scheduler' || name === 'health-worker') env.HEALTH_CHECK_INTERVAL_SECONDS = String(healthCheckMinutes * 60);
+      if (name === 'health-worker') env.RECONCILE_INTERVAL_SECONDS = contextString(this, 'reconcileIntervalSeconds') ?? '86400';
+      // The sync worker gives a failing run up on the receive that would otherwise be its last.
+      if (name === 'sync-worker') env.SYNC_QUEUE_MAX_RECEIVE_COUNT = String(MAX_RECEIVE_COUNT);
 
       const hf = new HandlerFunction(this, `Fn-${name}`, { name, ...FUNCTION_SETTINGS[name], environment: env, logRetention });
       this.grant(hf, access);

@@ -23,6 +23,8 @@ export interface LocalConfig {
   /** 0 = no scheduler. */
   healthIntervalSeconds: number;
   webhookToleranceSeconds: number;
+  /** How often each connection gets a reconciliation sync from its health check. */
+  reconcileIntervalSeconds: number;
   /** Unset = generated once and kept in DATA_DIR (random per run for ':memory:'). */
   tokenEncryptionKey?: string;
   logLevel: LogLevel;
@@ -111,6 +113,7 @@ const fields = {
   DATA_DIR: z.preprocess(unsetIfEmpty, z.string().optional()),
   HEALTH_CHECK_INTERVAL_SECONDS: z.preprocess(unsetIfEmpty, intIn(0, 7 * 86400).optional()),
   WEBHOOK_TOLERANCE_SECONDS: z.preprocess(unsetIfEmpty, intIn(1, 3600).optional()),
+  RECONCILE_INTERVAL_SECONDS: z.preprocess(unsetIfEmpty, intIn(60, 30 * 86400).optional()),
   TOKEN_ENCRYPTION_KEY: z.preprocess(
     unsetIfEmpty,
     z
@@ -178,6 +181,7 @@ export function loadConfig(env: Record<string, string | undefined>): LocalConfig
     dataDir: f.DATA_DIR ?? '.data',
     healthIntervalSeconds: f.HEALTH_CHECK_INTERVAL_SECONDS ?? 900,
     webhookToleranceSeconds: f.WEBHOOK_TOLERANCE_SECONDS ?? 180,
+    reconcileIntervalSeconds: f.RECONCILE_INTERVAL_SECONDS ?? 86400,
     tokenEncryptionKey: f.TOKEN_ENCRYPTION_KEY,
     logLevel: f.LOG_LEVEL ?? 'INFO',
     allowedOrigins: f.ALLOWED_ORIGINS ?? [],

@@ -12,7 +12,7 @@ export interface HandlerEnvInput {
   config: LocalConfig;
   keys: LocalKeys;
   store: Pick<LocalStore, 'tableEnv' | 'endpoint'>;
-  queues: Pick<LocalQueues, 'endpoint' | 'queues'>;
+  queues: Pick<LocalQueues, 'endpoint' | 'queues' | 'maxReceiveCount'>;
   publicBaseUrl: string;
   calendly: CalendlyTarget;
   app: CalendlyApp;
@@ -35,6 +35,8 @@ export function handlerEnvironment({ config, keys, store, queues, publicBaseUrl,
     CALENDLY_WEBHOOK_SIGNING_KEY: app.webhookSigningKey,
     TOKEN_ENCRYPTION_KEY: config.tokenEncryptionKey ?? keys.tokenEncryptionKey,
     WEBHOOK_TOLERANCE_SECONDS: String(config.webhookToleranceSeconds),
+    RECONCILE_INTERVAL_SECONDS: String(config.reconcileIntervalSeconds),
+    SYNC_QUEUE_MAX_RECEIVE_COUNT: String(queues.maxReceiveCount),
     LOG_LEVEL: config.logLevel,
   };
 }

@@ -129,6 +129,11 @@ export class LocalQueues {
     this.sqs = sqs;
   }
 
+  /** The redrive policy's maxReceiveCount (the sync worker's last try is that receive). */
+  get maxReceiveCount(): number {
+    return this.opts.maxReceiveCount;
+  }
+
   static async start(options: QueueOptions = {}): Promise<LocalQueues> {
     const timeouts = { sync: functionTimeoutMs(WORKER.sync) / 1000, health: functionTimeoutMs(WORKER.health) / 1000 };
     const opts: ResolvedQueueOptions = {

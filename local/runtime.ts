@@ -210,6 +210,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       calendly: calendly.mode === 'sandbox' ? `sandbox at ${calendly.apiUrl}` : calendly.mode === 'external' ? `external ${calendly.apiUrl}` : 'unavailable',
       dataDir: config.dataDir,
       healthIntervalSeconds: config.healthIntervalSeconds,
+      reconcileIntervalSeconds: config.reconcileIntervalSeconds,
       startMs: Date.now() - started,
     });
 

@@ -38,6 +38,8 @@ export function controlRoutes(sb: () => Sandbox, state: SandboxState): Route[] {
         users: sb().users(),
         webhooks: sb().webhooks(),
         deliveries: sb().deliveries().length,
+        dropDeliveries: state.dropDeliveries,
+        droppedDeliveries: state.droppedDeliveries,
         pendingDeliveries: sb().pendingDeliveries(),
       }),
     ),
@@ -145,6 +147,7 @@ export function controlRoutes(sb: () => Sandbox, state: SandboxState): Route[] {
     route('POST', '/__sandbox/settings', (c) => {
       const b = body(c);
       if (typeof b.autoApprove === 'boolean') sb().setAutoApprove(b.autoApprove);
+      if (typeof b.dropDeliveries === 'boolean') sb().setDropDeliveries(b.dropDeliveries);
       if (b.signingMode === 'auto' || b.signingMode === 'app' || b.signingMode === 'hook') sb().setSigningMode(b.signingMode);
       const api = typeof b.apiRateLimit === 'number' || b.apiRateLimit === null ? b.apiRateLimit : undefined;
       if (api !== undefined || typeof b.tokenRateLimit === 'number') {
@@ -152,7 +155,7 @@ export function controlRoutes(sb: () => Sandbox, state: SandboxState): Route[] {
       }
       if (Array.isArray(b.declinedScopes)) sb().setDeclinedScopes(b.declinedScopes.filter((x): x is string => typeof x === 'string'));
       if (b.quirks && typeof b.quirks === 'object') sb().setQuirks(b.quirks as Record<string, never>);
-      return ok({ autoApprove: state.autoApprove, signingMode: state.signingMode, quirks: state.quirks, rateLimits: rateLimits(), declinedScopes: state.declinedScopes });
+      return ok({ autoApprove: state.autoApprove, dropDeliveries: state.dropDeliveries, signingMode: state.signingMode, quirks: state.quirks, rateLimits: rateLimits(), declinedScopes: state.declinedScopes });
     }),
   ];
 }

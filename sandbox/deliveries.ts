@@ -21,6 +21,10 @@ function hooksFor(s: SandboxState, e: EventRec, event: string): HookRec[] {
 
 export async function deliverFor(s: SandboxState, e: EventRec, event: string, payload: unknown): Promise<DeliveryRecord[]> {
   const out: DeliveryRecord[] = [];
+  if (s.dropDeliveries) {
+    s.droppedDeliveries += hooksFor(s, e, event).length;
+    return out;
+  }
   for (const h of hooksFor(s, e, event)) {
     const now = s.now();
     const p: PendingDelivery = { hookUuid: h.uuid, event, payload, attempts: 0, createdAt: now, firstT: Math.floor(now / 1000), nextAttemptAt: now };

@@ -70,6 +70,10 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     setAutoApprove: (on: boolean) => {
       s.autoApprove = on;
     },
+    setDropDeliveries: (on: boolean) => {
+      s.dropDeliveries = on;
+    },
+    droppedDeliveries: () => s.droppedDeliveries,
     setDeclinedScopes: (scopes: string[]) => {
       s.declinedScopes = [...scopes];
     },

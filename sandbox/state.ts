@@ -17,6 +17,13 @@ export class SandboxState {
   quirks: SandboxQuirks;
   signingMode: SigningMode;
   autoApprove: boolean;
+  /**
+   * Test fault: every webhook delivery is lost (never sent, never retried), as when an outage
+   * outlasts Calendly's retries. Only a sync (a reconciliation) can then bring the changes.
+   */
+  dropDeliveries = false;
+  /** Deliveries lost to dropDeliveries. */
+  droppedDeliveries = 0;
   /** One API limit for every user, or null: each user's plan decides (50 Free / 500 paid). */
   apiLimit: number | null;
   tokenLimit: number;

@@ -217,6 +217,10 @@ export interface Sandbox {
   /** Like clicking Deny: redirect with error=access_denied. */
   deny(authorizeUrl: string): string;
   setAutoApprove(on: boolean): void;
+  /** Lose every webhook delivery from now on (never sent, never retried) until turned off. */
+  setDropDeliveries(on: boolean): void;
+  /** How many deliveries were lost that way. */
+  droppedDeliveries(): number;
   /** Scopes the auto-approve path (and approve() without `decline`) leaves unticked. */
   setDeclinedScopes(scopes: string[]): void;
   /**

@@ -7,13 +7,14 @@ import * as z from 'zod';
 
 const isoTime = z.iso.datetime({ offset: true });
 
-export const SYNC_REASONS = ['connect', 'reconnect', 'repair', 'manual'] as const;
+export const SYNC_REASONS = ['connect', 'reconnect', 'repair', 'reconcile', 'manual'] as const;
 export type SyncReason = (typeof SYNC_REASONS)[number];
 
 /**
  * Sync queue. Sent by connect/reconnect ('connect' | 'reconnect'), the health checker after a
- * repaired hook ('repair', with minStartTime = when the hook was last known healthy) and ops
- * ('manual'). Without a window the worker uses its default window.
+ * repaired hook ('repair', with minStartTime = when the hook was last known healthy), the health
+ * checker once per reconcile interval ('reconcile', over recent and upcoming events, so a meeting
+ * whose every delivery was lost still arrives) and ops ('manual'). Without a window the worker uses its default window.
  * `resume` is only sent by the sync worker itself: "drive the sync already stored for this
  * user" (after a long 429 or when an invocation runs out of time); it adds no work of its own.
  */
@@ -31,6 +32,26 @@ export const syncMessageSchema = z
   });
 
 export type SyncMessage = z.infer<typeof syncMessageSchema>;
+
+/**
+ * Sync queue, second kind: delete a disconnected user's meetings, a bounded batch per message.
+ * Sent by disconnect; the worker re-queues it with `cursor` (the last key it deleted, opaque)
+ * until the user's partition is empty. Safe to run twice; it stops when the user is connected.
+ */
+export const purgeMessageSchema = z.strictObject({
+  kind: z.literal('purge'),
+  userId: z.string().min(1).max(256),
+  cursor: z.string().min(1).max(2048).optional(),
+});
+
+export type PurgeMessage = z.infer<typeof purgeMessageSchema>;
+
+/** Anything the sync queue carries: a sync kick (no `kind`) or a purge. */
+export const syncQueueMessageSchema = z.union([purgeMessageSchema, syncMessageSchema]);
+
+export type SyncQueueMessage = z.infer<typeof syncQueueMessageSchema>;
+
+export const isPurgeMessage = (m: SyncQueueMessage): m is PurgeMessage => 'kind' in m && m.kind === 'purge';
 
 /**
  * Health queue. One per connection per check, sent by the health scheduler.

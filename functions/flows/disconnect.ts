@@ -6,6 +6,7 @@ import { tuningOf, type CleanupDeps, type ConnectionDeps } from './connection-de
 import { isTransientCalendly } from './flow-errors.js';
 import { acquireLease } from './lease.js';
 import { AuthorizationRequiredError } from '../domain/errors.js';
+import type { PurgeMessage } from '../domain/messages.js';
 import { obtainAccessToken, persistWithRetry } from './tokens.js';
 import { hookKeyFromCallback } from './webhook-step.js';
 
@@ -16,7 +17,10 @@ export type CleanupResult = 'done' | 'pending' | 'nothing_to_do';
  * hook keys, clear tokens and mark the connection disconnected. When Calendly is unreachable the
  * connection is still marked disconnected (deliveries get 410 from then on), with cleanupPending
  * and its sealed tokens kept so the health checker can finish with finishPendingCleanup.
- * Twice is the same as once: a disconnected connection answers at once without any call.
+ * Twice is the same as once: a disconnected connection answers at once without any Calendly call.
+ * Either way the user's meetings are purged in the background (a purge message on the sync
+ * queue; another disconnect queues it again, which is harmless), and the meetings list answers
+ * nothing for a disconnected user from the moment it is marked.
  */
 export async function disconnect(deps: ConnectionDeps, userId: string): Promise<{ status: 'disconnected' }> {
   const owner = randomToken(12);
@@ -26,6 +30,7 @@ export async function disconnect(deps: ConnectionDeps, userId: string): Promise<
   if (conn.status === 'disconnected') {
     // Already disconnected: a pending cleanup is the health checker's job, the answer is the same.
     await deps.connections.releaseLease(userId, owner);
+    await queuePurge(deps, userId);
     return { status: 'disconnected' };
   }
   try {
@@ -34,7 +39,15 @@ export async function disconnect(deps: ConnectionDeps, userId: string): Promise<
     await deps.connections.releaseLease(userId, owner).catch(() => false);
     throw e;
   }
+  // After the mark: the purge deletes only while the user is disconnected. A failed send fails
+  // the request, and the user's retry (already disconnected) queues it again.
+  await queuePurge(deps, userId);
   return { status: 'disconnected' };
+}
+
+async function queuePurge(deps: ConnectionDeps, userId: string): Promise<void> {
+  const purge: PurgeMessage = { kind: 'purge', userId };
+  await deps.queue.send('sync', [purge]);
 }
 
 /**

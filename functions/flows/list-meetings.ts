@@ -13,9 +13,12 @@
  * Unknown parameters are refused (400), so a typo does not silently widen a query.
  * Meetings whose start time we do not know yet (an old-style invitee payload arrived before any
  * event snapshot) are not listed until it arrives: they cannot be placed in a window.
+ * A user who is disconnected (or never connected) gets an empty list: their meetings stop being
+ * served the moment the disconnect is marked, while the purge deletes them in the background.
  */
 import * as z from 'zod';
 import { InvalidInputError } from '../domain/errors.js';
+import type { ConnectionStatus } from '../domain/connection.js';
 import type { ListMeetingsResult, MeetingStore } from '../store/meetings/index.js';
 
 export const DEFAULT_LIMIT = 50;
@@ -44,6 +47,8 @@ const querySchema = z.strictObject({
 
 export interface ListMeetingsDeps {
   meetings: Pick<MeetingStore, 'list'>;
+  /** The user's connection status; undefined when they never connected. */
+  connectionStatus(userId: string): Promise<ConnectionStatus | undefined>;
 }
 
 const toMs = (s: string): number => Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s);
@@ -61,6 +66,8 @@ export async function listMeetings(
     throw new InvalidInputError('invalid_query', unknown ?? `${where}${issue?.message ?? 'invalid query'}`);
   }
   const q = parsed.data;
+  const status = await deps.connectionStatus(userId);
+  if (status === undefined || status === 'disconnected') return { meetings: [] };
   if (q.nextToken !== undefined) {
     // The token carries its window; from/to/status may be repeated but must then agree.
     return deps.meetings.list(userId, {

@@ -3,7 +3,7 @@
  * CloudWatch Logs, which extracts the metric, so no SDK call or extra latency. Namespace and the
  * single `service` dimension match what the stack's alarms watch (lib/stack.ts).
  */
-export type CustomMetric = 'ParkedWebhooks' | 'ConnectionsAuthorizationRequired';
+export type CustomMetric = 'ParkedWebhooks' | 'ConnectionsAuthorizationRequired' | 'SyncRunsGivenUp';
 
 export function emitMetric(name: CustomMetric, value: number, write: (line: string) => void = (l) => console.log(l)): void {
   const namespace = process.env.POWERTOOLS_METRICS_NAMESPACE || 'CalendlyConnector';

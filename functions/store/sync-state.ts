@@ -12,7 +12,9 @@ import { isConditionFailure } from './dynamo.js';
  *   id of the lease holder), run?: {minStartTime, maxStartTime, pageToken|null, pages, events,
  *   reasons[], messageIds[], startedAt}, pending?: {minStartTime, maxStartTime, reasons[],
  *   messageIds[]}, recentMessageIds[] (completed, last 20), runsCompleted, eventsSynced,
- *   lastCompletedAt?, lastError?, updatedAt }
+ *   lastCompletedAt?, lastError?, runsGivenUp, lastGivenUp?: {at, cause, reasons[], window,
+ *   pages, events}, eventsSkipped, lastSkipped?: [{eventUri, cause, at}] (last 20),
+ *   reconcileQueuedAt? (epoch ms), updatedAt }
  */
 
 export interface SyncWindow {
@@ -33,7 +35,25 @@ export interface SyncRun extends SyncWork {
   pageToken: string | null;
   pages: number;
   events: number;
+  /** Events of this run that could not be stored and were skipped. */
+  skipped?: number;
   startedAt: number;
+}
+
+/** A run that exhausted its tries: what it was and why it ended. */
+export interface GivenUpRun extends SyncWindow {
+  at: number;
+  cause: string;
+  reasons: SyncReason[];
+  pages: number;
+  events: number;
+}
+
+/** An event a run could not store (its page went on without it). */
+export interface SkippedEvent {
+  eventUri: string;
+  cause: string;
+  at: number;
 }
 
 export interface SyncStateRecord {
@@ -50,6 +70,13 @@ export interface SyncStateRecord {
   eventsSynced: number;
   lastCompletedAt?: number;
   lastError?: string;
+  runsGivenUp: number;
+  lastGivenUp?: GivenUpRun;
+  eventsSkipped: number;
+  /** The most recent skipped events (bounded). */
+  lastSkipped?: SkippedEvent[];
+  /** When the health check last queued a reconciliation sync (one per interval). */
+  reconcileQueuedAt?: number;
 }
 
 export class SyncStateConflictError extends Error {
@@ -73,6 +100,14 @@ export interface SyncStateStore {
    * decision not to write is still taken on the stored state.
    */
   update(userId: string, mutate: (current: SyncStateRecord) => SyncStateRecord | null, known?: SyncStateRecord): Promise<SyncStateRecord>;
+  /**
+   * Records that a reconciliation is queued now, unless one was queued less than intervalMs ago
+   * (`force`: whatever the last one). One conditional write, so of two health checks in one
+   * interval only one gets true and queues it.
+   */
+  claimReconcile(userId: string, input: { nowMs: number; intervalMs: number; force?: boolean }): Promise<boolean>;
+  /** Takes back a claim whose message could not be sent (only if it is still that claim). */
+  releaseReconcile(userId: string, claimedAtMs: number): Promise<void>;
 }
 
 const MAX_ATTEMPTS = 25;
@@ -83,6 +118,8 @@ export const emptySyncState = (userId: string): SyncStateRecord => ({
   recentMessageIds: [],
   runsCompleted: 0,
   eventsSynced: 0,
+  runsGivenUp: 0,
+  eventsSkipped: 0,
 });
 
 function fromItem(userId: string, item: Record<string, unknown> | undefined): SyncStateRecord {
@@ -100,8 +137,26 @@ export function createSyncStateStore(doc: DynamoDBDocumentClient, tableName: str
     const out = await doc.send(new GetCommand({ TableName: tableName, Key: { userId }, ConsistentRead: true }));
     return fromItem(userId, out.Item);
   };
-  return {
+  const store: SyncStateStore = {
     get,
+    async claimReconcile(userId, { nowMs, intervalMs, force }) {
+      let claimed = false;
+      await store.update(userId, (cur) => {
+        claimed = false; // a lost race re-decides on the stored state
+        if (!force && cur.reconcileQueuedAt !== undefined && nowMs - cur.reconcileQueuedAt < intervalMs) return null;
+        claimed = true;
+        cur.reconcileQueuedAt = nowMs;
+        return cur;
+      });
+      return claimed;
+    },
+    async releaseReconcile(userId, claimedAtMs) {
+      await store.update(userId, (cur) => {
+        if (cur.reconcileQueuedAt !== claimedAtMs) return null;
+        delete cur.reconcileQueuedAt;
+        return cur;
+      });
+    },
     async update(userId, mutate, known) {
       let snapshot = known && known.userId === userId ? known : undefined;
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -137,4 +192,5 @@ export function createSyncStateStore(doc: DynamoDBDocumentClient, tableName: str
       throw new SyncStateConflictError(userId);
     },
   };
+  return store;
 }

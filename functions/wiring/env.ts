@@ -18,7 +18,14 @@ const serviceEnvSchema = z.object({
    * its own scheduler and leaves it unset, so the check falls back to the stack's default rate.
    */
   HEALTH_CHECK_INTERVAL_SECONDS: z.coerce.number().positive().default(900),
+  /**
+   * How often the health check queues a reconciliation sync of each connection (even when its
+   * hook is healthy), so meetings whose deliveries were all lost still arrive.
+   */
+  RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(60).max(30 * 86400).default(86400),
   SYNC_QUEUE_URL: z.string().min(1),
+  /** The sync queue's redrive maxReceiveCount: the receive that reaches it is a message's last try. */
+  SYNC_QUEUE_MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000),
   HEALTH_QUEUE_URL: z.string().min(1),
   /** AWS: the Secrets Manager secret (JSON) holding AppSecrets. Unset locally. */
   APP_SECRET_ARN: z.string().min(1).optional(),

@@ -7,7 +7,7 @@ import { realSleeper, systemClock, type Clock, type Queue, type Sleeper } from '
 import { createConnectionStore } from '../store/connections/index.js';
 import { createMeetingStore, type MeetingStore } from '../store/meetings/index.js';
 import { createSyncStateStore, type SyncStateStore } from '../store/sync-state.js';
-import { readTables } from './env.js';
+import { readEnv, readTables } from './env.js';
 import { lazy } from './lazy.js';
 import { calendly, dynamo, queueFromEnv, secretBox } from './services.js';
 
@@ -23,6 +23,7 @@ export function syncDepsFrom(p: {
   queue: Queue;
   clock: Clock;
   sleeper: Sleeper;
+  options?: SyncDeps['options'];
 }): SyncDeps {
   const { connections } = p.tokens;
   return {
@@ -33,17 +34,20 @@ export function syncDepsFrom(p: {
       await connections.recordSyncCompleted(userId, atMs);
     },
     applyMeetings: (userId, updates) => p.meetings.applyMany(userId, updates),
+    purgeMeetings: (userId, input) => p.meetings.purge(userId, input),
     isAuthorizationRequired,
     syncState: p.syncState,
     queue: p.queue,
     clock: p.clock,
     sleeper: p.sleeper,
+    ...(p.options ? { options: p.options } : {}),
   };
 }
 
 export const syncWorkerDeps = lazy(async (): Promise<SyncDeps> => {
   const { doc } = dynamo();
   const t = readTables(['connections', 'meetings', 'syncState']);
+  const env = readEnv(['SYNC_QUEUE_MAX_RECEIVE_COUNT']);
   const [box, api] = await Promise.all([secretBox(), calendly()]);
   const clock = systemClock;
   return syncDepsFrom({
@@ -54,5 +58,6 @@ export const syncWorkerDeps = lazy(async (): Promise<SyncDeps> => {
     queue: queueFromEnv(['sync']),
     clock,
     sleeper: realSleeper,
+    options: { maxReceives: env.SYNC_QUEUE_MAX_RECEIVE_COUNT },
   });
 });

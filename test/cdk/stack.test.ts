@@ -102,6 +102,8 @@ const fnLogicalId = (name: LambdaName) => logicalId(stack.functions[name].fn);
 const fnProps = (name: LambdaName) => resources[fnLogicalId(name)]!.Properties as Json;
 const tableLogicalId = (key: TableKey) => logicalId(stack.tables.byKey[key]);
 const queueLogicalId = (q: QueueName) => logicalId(stack.queues[q].queue);
+/** The synthesized queue's redrive maxReceiveCount. */
+const fnQueueMaxReceive = (q: QueueName) => (resources[queueLogicalId(q)]!.Properties as { RedrivePolicy: { maxReceiveCount: number } }).RedrivePolicy.maxReceiveCount;
 
 /** Every statement of the policies attached to a role. */
 function statementsOf(roleLogicalId: string): Json[] {
@@ -326,6 +328,9 @@ describe('Lambda functions', () => {
       for (const q of access.sends) expected[q === 'sync' ? 'SYNC_QUEUE_URL' : 'HEALTH_QUEUE_URL'] = { Ref: queueLogicalId(q) };
       if (access.secret) expected.APP_SECRET_ARN = { Ref: logicalId(stack.appSecret) };
       if (name === 'health-scheduler' || name === 'health-worker') expected.HEALTH_CHECK_INTERVAL_SECONDS = '900';
+      if (name === 'health-worker') expected.RECONCILE_INTERVAL_SECONDS = '86400';
+      // The queue's redrive maxReceiveCount, as the sync worker must know its last try.
+      if (name === 'sync-worker') expected.SYNC_QUEUE_MAX_RECEIVE_COUNT = String(fnQueueMaxReceive('sync'));
       const specific = Object.fromEntries(Object.entries(env).filter(([k]) => !(k in common) && k !== 'PUBLIC_BASE_URL'));
       expect(specific, name).toEqual(expected);
     }
@@ -502,7 +507,8 @@ describe('IAM: least privilege per function', () => {
       expect(all.filter((x) => x.includes(`${banned} `)), banned).toEqual([]);
     }
     expect(allowed('health-scheduler').filter((x) => x.startsWith('dynamodb:'))).toEqual(['dynamodb:Query index:connections/byCheckDue']);
-    expect(allowed('meetings').filter((x) => x.startsWith('dynamodb:'))).toEqual(['dynamodb:Query index:meetings/byStartTime']);
+    // The list reads the caller's connection status (a disconnected user's meetings are not served) and queries the index, nothing else.
+    expect(allowed('meetings').filter((x) => x.startsWith('dynamodb:'))).toEqual(['dynamodb:GetItem table:connections', 'dynamodb:Query index:meetings/byStartTime']);
     // The webhook never replays parked bodies, and never sees OAuth states or sync state.
     const webhook = allowed('webhook');
     expect(webhook.filter((x) => / table:(oauthStates|syncState)$/.test(x))).toEqual([]);

@@ -56,7 +56,7 @@ describe('ingest end to end with the Calendly sandbox', () => {
       metric: () => undefined,
     });
     const secrets = { clientId: sandbox.clientId, clientSecret: sandbox.clientSecret, webhookSigningKey: sandbox.webhookSigningKey, tokenEncryptionKey: 'x' };
-    meetingsHandler = makeMeetingsHandler({ meetings });
+    meetingsHandler = makeMeetingsHandler({ meetings, connectionStatus: createConnectionStatusReader(db.doc, db.tables.connections) });
     server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));

@@ -43,6 +43,7 @@ describe('loadConfig', () => {
       dataDir: '.data',
       healthIntervalSeconds: 900,
       webhookToleranceSeconds: 180,
+      reconcileIntervalSeconds: 86400,
       tokenEncryptionKey: undefined,
       logLevel: 'INFO',
       allowedOrigins: [],
@@ -70,6 +71,7 @@ describe('loadConfig', () => {
       DATA_DIR: '/tmp/x',
       HEALTH_CHECK_INTERVAL_SECONDS: '60',
       WEBHOOK_TOLERANCE_SECONDS: '300',
+      RECONCILE_INTERVAL_SECONDS: '3600',
       TOKEN_ENCRYPTION_KEY: key,
       LOG_LEVEL: 'debug',
       ALLOWED_ORIGINS: ' https://App.Example.com , http://localhost:5173,https://app.example.com',
@@ -81,6 +83,7 @@ describe('loadConfig', () => {
       dataDir: '/tmp/x',
       healthIntervalSeconds: 60,
       webhookToleranceSeconds: 300,
+      reconcileIntervalSeconds: 3600,
       tokenEncryptionKey: key,
       logLevel: 'DEBUG',
       allowedOrigins: ['https://app.example.com', 'http://localhost:5173'],
@@ -89,6 +92,8 @@ describe('loadConfig', () => {
 
   it.each([
     [{ PORT: 'abc' }, 'PORT'],
+    [{ RECONCILE_INTERVAL_SECONDS: '10' }, 'RECONCILE_INTERVAL_SECONDS'],
+    [{ RECONCILE_INTERVAL_SECONDS: 'daily' }, 'RECONCILE_INTERVAL_SECONDS'],
     [{ PORT: '70000' }, 'PORT'],
     [{ PORT: '-1' }, 'PORT'],
     [{ PUBLIC_BASE_URL: 'not a url' }, 'PUBLIC_BASE_URL'],

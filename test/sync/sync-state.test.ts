@@ -56,4 +56,19 @@ describe('sync state: version-guarded put on top of a known snapshot', () => {
     const cur = await a.get('u2');
     expect(await a.update('u2', () => null, { ...s0, leaseOwner: 'stale' })).toEqual(cur); // null answers the stored state, not the snapshot
   });
+
+  it('reconcile claims: of ten health checks at once in one interval, one queues; the next interval (or force) claims again', async () => {
+    const t0 = Date.UTC(2026, 0, 1);
+    const HOUR = 3_600_000;
+    const stores = [a, b];
+    const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => stores[i % 2]!.claimReconcile('u-rec', { nowMs: t0 + i, intervalMs: 24 * HOUR })));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect(await a.claimReconcile('u-rec', { nowMs: t0 + 23 * HOUR, intervalMs: 24 * HOUR })).toBe(false);
+    expect(await a.claimReconcile('u-rec', { nowMs: t0 + 23 * HOUR, intervalMs: 24 * HOUR, force: true })).toBe(true);
+    expect(await a.claimReconcile('u-rec', { nowMs: t0 + 48 * HOUR, intervalMs: 24 * HOUR })).toBe(true);
+    expect((await a.get('u-rec')).reconcileQueuedAt).toBe(t0 + 48 * HOUR);
+    // A claim whose message could not be sent is taken back, so the next check queues it.
+    await a.releaseReconcile('u-rec', t0 + 48 * HOUR);
+    expect(await b.claimReconcile('u-rec', { nowMs: t0 + 48 * HOUR + 1, intervalMs: 24 * HOUR })).toBe(true);
+  });
 });

@@ -14,6 +14,7 @@ function syncWorkerEnv(): Record<string, string> {
     CALENDLY_AUTH_URL: 'https://auth.calendly.test',
     CALENDLY_API_URL: 'https://api.calendly.test',
     SYNC_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/111111111111/sync',
+    SYNC_QUEUE_MAX_RECEIVE_COUNT: '5',
     [TABLES.connections.envVar]: 'conn-table',
     [TABLES.meetings.envVar]: 'meetings-table',
     [TABLES.syncState.envVar]: 'sync-state-table',

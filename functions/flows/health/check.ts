@@ -13,6 +13,12 @@
  * delete the stale one) and a catch-up sync is queued from when the hook was last known healthy.
  * A refused refresh leaves the connection `authorization_required` (the token function marks
  * it and takes it out of the check index). A disconnect whose cleanup is pending is finished.
+ *
+ * Reconciliation: after a check that leaves the hook working, once per reconcileIntervalMs (every
+ * time with `force`) a sync over the events starting from reconcileLookbackMs ago to
+ * reconcileLookaheadMs ahead is queued, so a meeting whose every delivery was lost (an outage
+ * longer than Calendly's retries, a hook deleted by a stray 410) still arrives. The claim is a
+ * conditional write on the sync state: two checks in one interval queue one.
  */
 import type { CalendlyApiPort, WebhookSubscription } from '../../calendly/port.js';
 import { isCalendlyError } from '../../calendly/port.js';
@@ -33,6 +39,12 @@ export interface HealthCheckOptions {
   catchUpMaxMs: number;
   /** Margin before the last known healthy time (clock skew, deliveries in flight). */
   catchUpMarginMs: number;
+  /** One reconciliation sync per connection per this long. */
+  reconcileIntervalMs: number;
+  /** A reconciliation covers events starting this long ago ... */
+  reconcileLookbackMs: number;
+  /** ... to this far ahead. */
+  reconcileLookaheadMs: number;
 }
 
 export const DEFAULT_CHECK_OPTIONS: HealthCheckOptions = {
@@ -42,6 +54,9 @@ export const DEFAULT_CHECK_OPTIONS: HealthCheckOptions = {
   catchUpDefaultMs: 7 * 86_400_000,
   catchUpMaxMs: 30 * 86_400_000,
   catchUpMarginMs: 3_600_000,
+  reconcileIntervalMs: 86_400_000,
+  reconcileLookbackMs: 86_400_000,
+  reconcileLookaheadMs: 90 * 86_400_000,
 };
 
 /** What the worker reads of a connection (connections store `Connection`). */
@@ -77,6 +92,14 @@ export interface HealthCheckDeps {
   finishPendingCleanup(userId: string): Promise<'done' | 'pending' | 'nothing_to_do'>;
   recordCheck(userId: string, input: { outcome: string; checkedAt: number; nextCheckAt: number; webhookState?: 'active' | 'disabled' | 'missing' }): Promise<boolean>;
   isAuthorizationRequired(e: unknown): boolean;
+  /**
+   * The sync state's reconcile claim (store/sync-state.ts); without it no reconciliation is
+   * queued (tests of the check alone).
+   */
+  reconcile?: {
+    claim(userId: string, input: { nowMs: number; intervalMs: number; force?: boolean }): Promise<boolean>;
+    release(userId: string, claimedAtMs: number): Promise<void>;
+  };
   /** Our callback URL for a hook key (a hook pointing elsewhere is not ours any more). */
   webhookCallbackUrl?(hookKey: string): string;
   queue: Queue;
@@ -91,6 +114,8 @@ export interface HealthCheckResult {
   problem?: 'missing' | 'disabled' | 'moved' | 'strays';
   repair?: { outcome: string; webhookUri: string };
   catchUpFrom?: string;
+  /** A reconciliation sync was queued by this check. */
+  reconcileQueued?: boolean;
 }
 
 /** Checks one connection. Throws only when even recording the result failed (→ SQS retry). */
@@ -141,6 +166,33 @@ export async function checkConnectionHealth(deps: HealthCheckDeps, msg: HealthMe
     await deps.recordCheck(userId, { outcome, checkedAt: deps.clock.now(), nextCheckAt: next, ...(webhookState ? { webhookState } : {}) });
   };
 
+  /** Queues this connection's reconciliation sync when it is due; never fails the check. */
+  const reconcile = async (): Promise<{ reconcileQueued?: boolean }> => {
+    if (!deps.reconcile) return {};
+    const at = deps.clock.now();
+    try {
+      if (!(await deps.reconcile.claim(userId, { nowMs: at, intervalMs: opts.reconcileIntervalMs, force: msg.force === true }))) return {};
+    } catch (e) {
+      logger.warn('health: reconciliation not claimed; the next check tries again', { userId, error: e });
+      return {};
+    }
+    const sync: SyncMessage = {
+      userId,
+      reason: 'reconcile',
+      minStartTime: new Date(at - opts.reconcileLookbackMs).toISOString(),
+      maxStartTime: new Date(at + opts.reconcileLookaheadMs).toISOString(),
+    };
+    try {
+      await deps.queue.send('sync', [sync]);
+    } catch (e) {
+      logger.warn('health: reconciliation not queued; the next check tries again', { userId, error: e });
+      await deps.reconcile.release(userId, at).catch(() => undefined);
+      return {};
+    }
+    logger.info('health: reconciliation queued', { userId, minStartTime: sync.minStartTime, maxStartTime: sync.maxStartTime });
+    return { reconcileQueued: true };
+  };
+
   try {
     if (!conn.calendlyUserUri || !conn.organizationUri) throw new Error('connection has no Calendly user/organization yet');
     let token = await deps.getAccessToken(userId);
@@ -166,7 +218,7 @@ export async function checkConnectionHealth(deps: HealthCheckDeps, msg: HealthMe
 
     if (!problem) {
       await record('healthy', nextCheckAt(now), 'active');
-      return { outcome: 'healthy' };
+      return { outcome: 'healthy', ...(await reconcile()) };
     }
 
     logger.warn('health: webhook needs repair', { userId, problem, state: ours?.state, strays: strays.length });
@@ -179,7 +231,7 @@ export async function checkConnectionHealth(deps: HealthCheckDeps, msg: HealthMe
     }
     await record('repaired', nextCheckAt(deps.clock.now()), 'active');
     logger.info('health: webhook repaired', { userId, problem, repair: repair.outcome, catchUpFrom });
-    return { outcome: 'repaired', problem, repair: { outcome: repair.outcome, webhookUri: repair.webhookUri }, ...(catchUpFrom ? { catchUpFrom } : {}) };
+    return { outcome: 'repaired', problem, repair: { outcome: repair.outcome, webhookUri: repair.webhookUri }, ...(catchUpFrom ? { catchUpFrom } : {}), ...(await reconcile()) };
   } catch (e) {
     if (deps.isAuthorizationRequired(e)) {
       // The token function marked the connection and took it out of the check index.

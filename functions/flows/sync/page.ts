@@ -3,6 +3,7 @@ import type { Invitee, ScheduledEvent } from '../../calendly/port.js';
 import { isCalendlyError } from '../../calendly/port.js';
 import { logger } from '../../shared/logger.js';
 import type { SyncRun } from '../../store/sync-state.js';
+import { storePageUpdates } from './store-events.js';
 import { LongRateLimitError, type SyncConnectionView, type SyncDeps, type SyncMeetingUpdate, type SyncOptions } from './types.js';
 
 export class TokenSession {
@@ -111,6 +112,6 @@ export async function syncPage(deps: SyncDeps, opts: SyncOptions, userId: string
     updates.push({ eventUri: event.uri, event, observedAt });
     for (const invitee of inviteesByEvent[i] ?? []) updates.push({ eventUri: event.uri, invitee, observedAt });
   });
-  const stored = updates.length ? await deps.applyMeetings(userId, updates) : { applied: 0, unchanged: 0 };
-  return { events: page.items.length, nextPageToken: page.nextPageToken, applied: stored.applied, unchanged: stored.unchanged };
+  const stored = await storePageUpdates(deps, userId, updates);
+  return { events: page.items.length, nextPageToken: page.nextPageToken, applied: stored.applied, unchanged: stored.unchanged, skipped: stored.skipped };
 }

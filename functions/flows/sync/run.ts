@@ -19,11 +19,17 @@
  *   the lease and sends a delayed `resume` kick (no receive is spent, so rate limits never push a
  *   message to the DLQ). Running out of invocation time does the same with no delay.
  * - Other failures release the lease (keeping the cursor) and fail the message: the queue retries
- *   it a bounded number of times, then it goes to the DLQ.
+ *   it a bounded number of times. On the last of those tries (ctx.lastTry) the run is given up
+ *   instead: recorded on the sync state (cause, window, counts), logged at ERROR, counted on
+ *   `SyncRunsGivenUp`, its message acknowledged, and work queued behind it gets a fresh resume
+ *   kick, so a run that cannot finish never blocks the connection's later syncs.
+ * - An event the meetings store refuses (./store-events.ts) is skipped and recorded with its
+ *   cause; the page and the run go on.
  */
 import { randomUUID } from 'node:crypto';
 import { isCalendlyError } from '../../calendly/port.js';
 import { logger } from '../../shared/logger.js';
+import { emitMetric } from '../../shared/metrics.js';
 import type { SyncStateRecord, SyncWork } from '../../store/sync-state.js';
 import type { SyncMessage, SyncReason } from '../../domain/messages.js';
 import { DEFAULT_SYNC_OPTIONS, LeaseLostError, LongRateLimitError, SyncRetryLaterError, type SyncConnectionView, type SyncContext, type SyncDeps, type SyncOptions, type SyncResult } from './types.js';
@@ -73,7 +79,7 @@ export async function processSyncMessage(deps: SyncDeps, msg: SyncMessage, ctx: 
     return cur;
   });
 
-  const empty = { runsCompleted: 0, pages: 0, events: 0, applied: 0, unchanged: 0 };
+  const empty = { runsCompleted: 0, pages: 0, events: 0, applied: 0, unchanged: 0, skipped: 0 };
   switch (decision) {
     case 'duplicate':
     case 'covered':
@@ -81,6 +87,16 @@ export async function processSyncMessage(deps: SyncDeps, msg: SyncMessage, ctx: 
       logger.info('sync message absorbed', { userId, outcome: decision, reason: msg.reason });
       return { outcome: decision, ...empty };
     case 'retry':
+      if (ctx.lastTry) {
+        // Failing it back would send it to the DLQ while its run may still be unfinished: a
+        // resume kick due when the lease expires drives the run if its holder died meanwhile
+        // (and is absorbed if the holder is still at it).
+        await deps.queue.send('sync', [{ userId, reason: msg.reason, resume: true }], {
+          delaySeconds: Math.min(900, Math.ceil(retryAfterMs / 1000) + 1),
+        });
+        logger.info('sync message handed to a resume kick on its last try', { userId, retryAfterMs });
+        return { outcome: 'deferred', ...empty };
+      }
       throw new SyncRetryLaterError('the sync started by this message is still running', retryAfterMs);
     case 'acquired':
       // The state as we just stored it: lease taken (fresh expiry), so no renewal is needed yet.
@@ -89,7 +105,7 @@ export async function processSyncMessage(deps: SyncDeps, msg: SyncMessage, ctx: 
 }
 
 async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: string, ctx: SyncContext, acquired: SyncStateRecord): Promise<SyncResult> {
-  const result: SyncResult = { outcome: 'completed', runsCompleted: 0, pages: 0, events: 0, applied: 0, unchanged: 0 };
+  const result: SyncResult = { outcome: 'completed', runsCompleted: 0, pages: 0, events: 0, applied: 0, unchanged: 0, skipped: 0 };
   // The state as we last stored it. Each write is put on top of it with the version guard and no
   // read first: it lands only if nobody wrote since (then the lease is still ours, as stored); a
   // merge, a takeover or any other write makes it fail, and the store re-reads and re-decides.
@@ -130,6 +146,37 @@ async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: s
     });
     logger.warn('sync dropped', { userId, why });
     return { ...result, outcome: 'dropped' as const };
+  };
+
+  /** The run failed on its message's last try: record it as given up and free the connection. */
+  const giveUp = async (e: unknown, why: string): Promise<SyncResult> => {
+    let gaveUp: SyncStateRecord['run'];
+    let pendingReason: SyncReason | undefined;
+    try {
+      await guarded((cur) => {
+        gaveUp = cur.run;
+        pendingReason = cur.pending?.reasons[0];
+        if (cur.run) {
+          const r = cur.run;
+          cur.runsGivenUp = (cur.runsGivenUp ?? 0) + 1;
+          cur.lastGivenUp = { at: deps.clock.now(), cause: why, reasons: r.reasons, minStartTime: r.minStartTime, maxStartTime: r.maxStartTime, pages: r.pages, events: r.events };
+          // Its messages count as done: a late redelivery is a duplicate, not a new try.
+          cur.recentMessageIds = uniq([...cur.recentMessageIds, ...r.messageIds]).slice(-MAX_IDS);
+          delete cur.run;
+        }
+        cur.lastError = `sync run given up: ${why}`;
+        return releaseLease(cur);
+      });
+    } catch (recordFailure) {
+      if (recordFailure instanceof LeaseLostError) return { ...result, outcome: 'lease_lost' };
+      // Nothing could be recorded: the message goes to the DLQ with the run's own error.
+      throw e;
+    }
+    logger.error('sync run given up on its last try', { userId, reasons: gaveUp?.reasons, pages: gaveUp?.pages, error: e });
+    (deps.countMetric ?? emitMetric)('SyncRunsGivenUp', 1);
+    // Work merged behind the run was acknowledged on the promise that this holder runs it.
+    if (pendingReason) await deps.queue.send('sync', [{ userId, reason: pendingReason, resume: true }]);
+    return { ...result, outcome: 'given_up' };
   };
 
   // Held across the pages of this invocation and re-read every credentialReuseMs: the connection
@@ -175,7 +222,7 @@ async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: s
         return await dropAll(conn ? `connection is ${conn.status}` : 'no connection');
       }
 
-      let page: { events: number; nextPageToken: string | null; applied: number; unchanged: number };
+      let page: Awaited<ReturnType<typeof syncPage>>;
       try {
         page = await syncPage(deps, opts, userId, conn, run, session);
       } catch (e) {
@@ -192,6 +239,10 @@ async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: s
       result.events += page.events;
       result.applied += page.applied;
       result.unchanged += page.unchanged;
+      result.skipped += page.skipped.length;
+      for (const s of page.skipped) logger.error('sync skipped an event the store refused', { userId, eventUri: s.eventUri, error: s.error });
+      const skippedAt = deps.clock.now();
+      const skippedNow = page.skipped.map((s) => ({ eventUri: s.eventUri, cause: causeOf(s.error), at: skippedAt }));
 
       let completedAt: number | undefined;
       state = await guarded((cur) => {
@@ -199,6 +250,11 @@ async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: s
         // Only the lease holder changes `run`, so it is the one we paged; check anyway.
         if (!r || r.startedAt !== run.startedAt || r.pageToken !== run.pageToken) throw new LeaseLostError('sync run changed under us');
         completedAt = undefined;
+        if (skippedNow.length) {
+          cur.eventsSkipped = (cur.eventsSkipped ?? 0) + skippedNow.length;
+          cur.lastSkipped = [...(cur.lastSkipped ?? []), ...skippedNow].slice(-MAX_IDS);
+          r.skipped = (r.skipped ?? 0) + skippedNow.length;
+        }
         if (page.nextPageToken === null) {
           completedAt = deps.clock.now();
           cur.recentMessageIds = uniq([...cur.recentMessageIds, ...r.messageIds]).slice(-MAX_IDS);
@@ -217,7 +273,7 @@ async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: s
       if (completedAt !== undefined) {
         result.runsCompleted += 1;
         await deps.recordSyncCompleted(userId, completedAt);
-        logger.info('sync run completed', { userId, reasons: run.reasons, pages: run.pages + 1, events: run.events + page.events });
+        logger.info('sync run completed', { userId, reasons: run.reasons, pages: run.pages + 1, events: run.events + page.events, skipped: (run.skipped ?? 0) + skippedNow.length });
       }
     }
   } catch (e) {
@@ -225,8 +281,9 @@ async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: s
       logger.warn('sync lease lost; another worker carries on', { userId });
       return { ...result, outcome: 'lease_lost' };
     }
+    const why = causeOf(e);
+    if (ctx.lastTry) return await giveUp(e, why);
     // Keep the cursor, free the lease so the retry (or any other message) can resume at once.
-    const why = e instanceof Error ? e.message : String(e);
     await guarded((cur) => {
       cur.lastError = why;
       return releaseLease(cur);
@@ -234,6 +291,8 @@ async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: s
     throw e;
   }
 }
+
+const causeOf = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).slice(0, 500);
 
 /**
  * The token function's token, held across pages but asked for again once it is reuseMs old

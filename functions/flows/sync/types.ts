@@ -3,6 +3,7 @@ import type { CalendlyApiPort } from '../../calendly/port.js';
 import type { Clock, Queue, Sleeper } from '../../ports.js';
 import type { SyncStateStore } from '../../store/sync-state.js';
 import type { MeetingUpdate } from '../../domain/meeting/index.js';
+import type { PurgeBatchInput, PurgeBatchResult } from '../../store/meetings/index.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -31,6 +32,12 @@ export interface SyncOptions {
    * past its expiry. Also bounds how long a disconnect can go unnoticed between pages.
    */
   credentialReuseMs: number;
+  /**
+   * The sync queue's maxReceiveCount (its redrive policy): the receive that reaches it is the
+   * message's last try, on which a failing run is given up and recorded instead of sent to the
+   * DLQ. Unset: the worker cannot tell, and a failing message goes to the DLQ.
+   */
+  maxReceives?: number;
 }
 
 export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
@@ -63,8 +70,12 @@ export interface SyncDeps {
   recordSyncCompleted(userId: string, atMs: number): Promise<void>;
   /** The meetings store's applyMany (forward-only rule shared with ingestion). */
   applyMeetings(userId: string, updates: SyncMeetingUpdate[]): Promise<{ applied: number; unchanged: number; requests?: number }>;
+  /** The meetings store's purge: one bounded batch of a user's items deleted (after a disconnect). */
+  purgeMeetings(userId: string, input: PurgeBatchInput): Promise<PurgeBatchResult>;
   /** True for the token function's "refresh refused, connection marked" error. */
   isAuthorizationRequired(e: unknown): boolean;
+  /** Counts an occurrence on a custom metric (shared/metrics.ts by default). */
+  countMetric?(name: 'SyncRunsGivenUp', value: number): void;
   syncState: SyncStateStore;
   queue: Queue;
   clock: Clock;
@@ -77,6 +88,8 @@ export interface SyncContext {
   messageId: string;
   /** Epoch ms by which this invocation must have saved and stopped (Lambda deadline). */
   deadlineMs?: number;
+  /** This receive is the message's last before the DLQ: give up (and record) rather than fail. */
+  lastTry?: boolean;
 }
 
 export type SyncOutcome =
@@ -87,7 +100,8 @@ export type SyncOutcome =
   | 'continued' // out of invocation time: cursor saved, resume kick sent
   | 'deferred' // long 429: cursor saved, delayed resume kick sent
   | 'dropped' // the connection cannot be synced (gone, disconnected, authorization required)
-  | 'lease_lost'; // another worker took over (ours expired)
+  | 'lease_lost' // another worker took over (ours expired)
+  | 'given_up'; // the run failed on its message's last try: recorded as given up, lease released
 
 export interface SyncResult {
   outcome: SyncOutcome;
@@ -97,6 +111,8 @@ export interface SyncResult {
   /** Meetings written / left unchanged by this invocation. */
   applied: number;
   unchanged: number;
+  /** Events the store refused (skipped, recorded with their cause). */
+  skipped: number;
 }
 
 /** Fail this message back to the queue (it is retried later, bounded by the DLQ policy). */

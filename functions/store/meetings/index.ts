@@ -9,8 +9,9 @@ import { applyMany, type ApplyManyResult } from './apply-many.js';
 import type { ApplyGate } from './batch.js';
 import { FENCE_SK, itemToState, meetingTable, type MeetingStoreOptions } from './item.js';
 import { listMeetings, type ListMeetingsInput, type ListMeetingsResult } from './list.js';
+import { purgeBatch, type PurgeBatchInput, type PurgeBatchResult } from './purge.js';
 
-export type { ApplyGate, ApplyManyResult, ListMeetingsInput, ListMeetingsResult, MeetingStoreOptions };
+export type { ApplyGate, ApplyManyResult, ListMeetingsInput, ListMeetingsResult, MeetingStoreOptions, PurgeBatchInput, PurgeBatchResult };
 
 export interface MeetingStore {
   apply(userId: string, update: MeetingUpdate): Promise<'applied' | 'unchanged'>;
@@ -18,6 +19,8 @@ export interface MeetingStore {
   applyMany(userId: string, updates: MeetingUpdate[]): Promise<ApplyManyResult>;
   get(userId: string, eventId: string): Promise<MeetingState | undefined>;
   list(userId: string, input: ListMeetingsInput): Promise<ListMeetingsResult>;
+  /** Deletes a batch of the user's items, whatever their sort key (the purge after a disconnect). */
+  purge(userId: string, input: PurgeBatchInput): Promise<PurgeBatchResult>;
 }
 
 export function createMeetingStore(doc: DynamoDBDocumentClient, tableName: string, opts: MeetingStoreOptions = {}): MeetingStore {
@@ -30,5 +33,6 @@ export function createMeetingStore(doc: DynamoDBDocumentClient, tableName: strin
       return res.Item && res.Item.eventId !== FENCE_SK ? itemToState(res.Item) : undefined;
     },
     list: (userId, input) => listMeetings(t, userId, input),
+    purge: (userId, input) => purgeBatch(t, userId, input),
   };
 }
