@@ -32,7 +32,8 @@ export function syncDepsFrom(p: {
     recordSyncCompleted: async (userId, atMs) => {
       await connections.recordSyncCompleted(userId, atMs);
     },
-    applyMeetings: (userId, updates) => p.meetings.applyMany(userId, updates),
+    applyMeetings: (userId, updates, opts) => p.meetings.applyMany(userId, updates, opts),
+    eventMarks: (userId, uris) => p.meetings.eventMarks(userId, uris),
     isAuthorizationRequired,
     syncState: p.syncState,
     queue: p.queue,

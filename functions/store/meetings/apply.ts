@@ -93,8 +93,25 @@ export function planWrites(userId: string, w: EventWork, items: Item[]): Put[] {
     if (raw?.invitee) before.invitees[uri] = raw.invitee as MeetingState['invitees'][string];
     if (raw?.noShow) before.noShows[uri] = raw.noShow as MeetingState['noShows'][string];
   }
-  let s = before;
-  for (const u of w.updates) s = mergeMeeting(s, u);
+  // Merged update by update over just the registers each touches (the event and its invitee),
+  // so a page with thousands of invitees of one event costs linear work, not quadratic.
+  const s: MeetingState = { ...before, invitees: { ...before.invitees }, noShows: { ...before.noShows } };
+  for (const u of w.updates) {
+    const touched = inviteeUris([u]);
+    const small: MeetingState = {
+      ...s,
+      invitees: Object.fromEntries(touched.filter((uri) => s.invitees[uri]).map((uri) => [uri, s.invitees[uri]])) as MeetingState['invitees'],
+      noShows: Object.fromEntries(touched.filter((uri) => s.noShows[uri]).map((uri) => [uri, s.noShows[uri]])) as MeetingState['noShows'],
+    };
+    const merged = mergeMeeting(small, u);
+    if (merged === small) continue;
+    s.event = merged.event;
+    s.updatedAt = merged.updatedAt;
+    for (const uri of touched) {
+      if (merged.invitees[uri]) s.invitees[uri] = merged.invitees[uri];
+      if (merged.noShows[uri]) s.noShows[uri] = merged.noShows[uri];
+    }
+  }
 
   const startTime = s.event?.startTime ?? (typeof evRaw?.startTime === 'string' ? evRaw.startTime : null);
   const puts: Put[] = [];
