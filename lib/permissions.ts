@@ -46,9 +46,10 @@ export interface FunctionAccess {
 // GetItem, every other connections write UpdateItem (leases, tokens, webhook, status, checks;
 // never Put or Delete), listDue Query byCheckDue; webhookKeys.create PutItem, get GetItem,
 // setState* UpdateItem; oauthStates.create PutItem, consume UpdateItem then GetItem to name the
-// refusal; meetings.apply BatchGetItem (with the connection's status riding along) + GetItem
-// (fence) + PutItem, applyMany UpdateItem (fence) + BatchGetItem + BatchWriteItem, list Query
-// byStartTime, purge Query (keys of the user's partition) + BatchWriteItem (deletes);
+// refusal; meetings.apply BatchGetItem (with the connection's status and the hook key's state
+// riding along) + PutItem, applyMany and eventMarks BatchGetItem + PutItem, list Query byStartTime
+// and byStatus (and the table itself for an event whose invitees came before its start time),
+// purge Query (keys of the user's partition) + BatchWriteItem (deletes);
 // parkedWebhooks.park PutItem; syncState.update (and its reconcile claim) GetItem + PutItem.
 export const ACCESS: Record<LambdaName, FunctionAccess> = {
   // Status (get), connect (an OAuth state), reconnect (lease, token refresh, webhook step: new
@@ -63,9 +64,14 @@ export const ACCESS: Record<LambdaName, FunctionAccess> = {
     sends: ['sync'],
     secret: true,
   },
-  // Lists the caller's meetings through the start-time index, only while the caller's
+  // Lists the caller's meetings through the start-time and status indexes (and the table's own
+  // range of an event whose invitees arrived before its start time), only while the caller's
   // connection is not disconnected (its status read by key); never reads a meeting by key.
-  meetings: { tables: { meetings: { queryIndexes: ['byStartTime'] }, connections: { actions: ['GetItem'] } }, sends: [], secret: false },
+  meetings: {
+    tables: { meetings: { actions: ['Query'], queryIndexes: ['byStartTime', 'byStatus'] }, connections: { actions: ['GetItem'] } },
+    sends: [],
+    secret: false,
+  },
   // Consumes the state, exchanges the code, stores tokens, creates the webhook, queues the first sync.
   'oauth-callback': {
     tables: {
@@ -76,14 +82,15 @@ export const ACCESS: Record<LambdaName, FunctionAccess> = {
     sends: ['sync'],
     secret: true,
   },
-  // Looks up the hook key, reads the connection's status (in the meetings batch read, or alone
-  // before parking), applies the meeting, parks what it cannot parse. Never replays parked
+  // Looks up the hook key (once per warm container), reads the connection's status and the key's
+  // state (in the meetings batch read, or alone before parking), applies the meeting, parks what
+  // it cannot parse. Never replays parked
   // bodies (no read or delete there), never sees OAuth states or sync state.
   webhook: {
     tables: {
-      webhookKeys: { actions: ['GetItem'] },
+      webhookKeys: { actions: ['BatchGetItem', 'GetItem'] },
       connections: { actions: ['BatchGetItem', 'GetItem'] },
-      meetings: { actions: ['BatchGetItem', 'GetItem', 'PutItem'] },
+      meetings: { actions: ['BatchGetItem', 'PutItem'] },
       parkedWebhooks: { actions: ['PutItem'] },
     },
     sends: [],
@@ -91,14 +98,14 @@ export const ACCESS: Record<LambdaName, FunctionAccess> = {
   },
   ping: { tables: {}, sends: [], secret: false },
   // Pages Calendly for one connection (token via the refresh lease on the connection) into
-  // meetings behind the fence; when out of time or rate-limited it hands the rest to a new
-  // sync message. Purges a disconnected user's meetings (Query of the partition's keys, deletes
-  // through BatchWriteItem) and re-queues the purge with its cursor.
+  // meetings, one conditional put per item that moved; when out of time or rate-limited it hands
+  // the rest to a new sync message. Purges a disconnected user's meetings (Query of the
+  // partition's keys, deletes through BatchWriteItem) and re-queues the purge with its cursor.
   'sync-worker': {
     tables: {
       connections: { actions: ['GetItem', 'UpdateItem'] },
       syncState: { actions: ['GetItem', 'PutItem'] },
-      meetings: { actions: ['UpdateItem', 'BatchGetItem', 'BatchWriteItem', 'Query'] },
+      meetings: { actions: ['BatchGetItem', 'PutItem', 'BatchWriteItem', 'Query'] },
     },
     sends: ['sync'],
     consumes: 'sync',

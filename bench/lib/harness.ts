@@ -17,7 +17,7 @@ import { createCalendlyClient } from '../../functions/calendly/client.js';
 import type { CalendlyPort } from '../../functions/calendly/port.js';
 import { syncDepsFrom } from '../../functions/wiring/sync-worker.js';
 import type { ConnectionDeps } from '../../functions/flows/connection-deps.js';
-import type { IngestDeps } from '../../functions/flows/ingest.js';
+import { cacheHookKeys, type IngestDeps } from '../../functions/flows/ingest.js';
 import type { SyncDeps } from '../../functions/flows/sync/index.js';
 import { createConnectionStatusReader } from '../../functions/store/connection-status.js';
 import type { Clock, Queue, QueueName, Sleeper } from '../../functions/ports.js';
@@ -148,7 +148,8 @@ export async function startBenchHarness(opts: HarnessOptions = {}): Promise<Benc
     syncState,
     connectionDeps,
     ingestDeps: () => ({
-      hookKeys: webhookKeys,
+      // As the Lambda's composition root does: one hook key cache per container.
+      hookKeys: cacheHookKeys(webhookKeys),
       connectionStatus: createConnectionStatusReader(doc, tables.connections),
       appKey: createAppKeySource(secrets, clock),
       meetings,

@@ -35,7 +35,8 @@ async function countMeetings(h: BenchHarness, userId: string): Promise<number> {
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await h.doc.send(
-      new QueryCommand({ TableName: h.tables.meetings, KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId }, Select: 'COUNT', ExclusiveStartKey: startKey }),
+      // Event items only (a meeting is an event item plus one item per invitee).
+      new QueryCommand({ TableName: h.tables.meetings, KeyConditionExpression: 'userId = :u', FilterExpression: '#k = :e', ExpressionAttributeNames: { '#k': 'kind' }, ExpressionAttributeValues: { ':u': userId, ':e': 'event' }, Select: 'COUNT', ExclusiveStartKey: startKey }),
     );
     n += page.Count ?? 0;
     startKey = page.LastEvaluatedKey;
@@ -63,7 +64,7 @@ export async function runSync(arg?: string): Promise<SectionResult> {
       const before = h.sandbox.calls();
       const out = await runChild({ endpoint: h.dynalite.endpoint, tables: h.tables, calendlyBaseUrl: h.sandbox.baseUrl, clientId: h.sandbox.clientId, clientSecret: h.sandbox.clientSecret, userId });
       const calls = callsDiff(before, h.sandbox.calls());
-      const stored = (await countMeetings(h, userId)) - 1; // minus the meetings store's bulk fence item
+      const stored = await countMeetings(h, userId);
       if (out.failures || stored !== events) throw new Error(`sync of ${events}: ${out.failures} failures, ${stored} meetings stored`);
       results.push({ events, out, calls, stored });
       const requests = out.ddb.reads + out.ddb.writes;
@@ -72,10 +73,39 @@ export async function runSync(arg?: string): Promise<SectionResult> {
       rows.push({
         section: SECTION,
         measure: `${k} events: DynamoDB requests`,
-        value: `${requests} (${out.ddb.writes} writes, ${out.ddb.reads} reads) = ${fmt(requests / (events / 100), 1)} per 100 events`,
-        target: `≤ ${events / 20}`,
+        value: `${requests} (${out.ddb.writes} writes, ${out.ddb.reads} reads) = ${fmt(requests / (events / 100), 1)} per 100 events${requests > events / 20 ? ' — why not ≤ 5: one conditional PutItem per new item (no conditional batch write exists), 2 items per event here' : ''}`,
+        target: `≤ ${events / 20} (5 per 100), or why not`,
         met: requests <= events / 20,
-        data: out.ddb as unknown as Record<string, unknown>,
+        // Why not, on a first sync: every new item is its own conditional PutItem (DynamoDB has no
+        // conditional batch write; a blind BatchWriteItem needed the fence that stalled deliveries).
+        // The floor is one request per item written: 2 per event with one invitee.
+        data: {
+          ...(out.ddb as unknown as Record<string, unknown>),
+          ...(requests > events / 20 ? { whyNot: `a first sync writes ${out.ddb.writes} items, one conditional PutItem each (event + invitee per event): DynamoDB has no conditional batch write; reads are ${fmt(out.ddb.reads / (events / 100), 1)} per 100 events` } : {}),
+        },
+      });
+      // The same window again with nothing new: what a reconciliation (or the catch-up sync after
+      // a healthy reconnect) costs.
+      const beforeAgain = h.sandbox.calls();
+      const again = await runChild({ endpoint: h.dynalite.endpoint, tables: h.tables, calendlyBaseUrl: h.sandbox.baseUrl, clientId: h.sandbox.clientId, clientSecret: h.sandbox.clientSecret, userId });
+      const againCalls = callsDiff(beforeAgain, h.sandbox.calls());
+      const againRequests = again.ddb.reads + again.ddb.writes;
+      const pages = Math.ceil(events / 100);
+      rows.push({
+        section: SECTION,
+        measure: `${k} events, reconciliation with nothing new: DynamoDB requests`,
+        value: `${againRequests} (${again.ddb.writes} writes, ${again.ddb.reads} reads) = ${fmt(againRequests / (events / 100), 1)} per 100 events (meetings: one BatchGetItem per page; the rest is the sync state and connection)`,
+        target: '≤ 5 per 100 events',
+        met: againRequests <= events / 20,
+        data: again.ddb as unknown as Record<string, unknown>,
+      });
+      rows.push({
+        section: SECTION,
+        measure: `${k} events, reconciliation with nothing new: Calendly calls`,
+        value: describeCalls(againCalls),
+        target: `${pages} (one per 100 events)`,
+        met: total(againCalls) <= pages,
+        data: { calls: againCalls, total: total(againCalls) },
       });
       rows.push({
         section: SECTION,

@@ -460,6 +460,7 @@ function mapEvent(e: z.infer<typeof scheduledEventSchema>): ScheduledEvent {
     createdAt: e.created_at,
     updatedAt: e.updated_at,
     cancellation: mapCancellation(e.cancellation),
+    ...(e.invitees_counter ? { inviteesCounter: { total: e.invitees_counter.total, active: e.invitees_counter.active } } : {}),
   };
 }
 

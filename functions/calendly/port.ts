@@ -62,6 +62,8 @@ export interface ScheduledEvent {
   createdAt: string;
   updatedAt: string;
   cancellation?: Cancellation | null;
+  /** Calendly's invitees_counter: how many invitees the event has (all, and still active). */
+  inviteesCounter?: { total: number; active: number };
 }
 
 export interface Invitee {

@@ -90,6 +90,7 @@ export const scheduledEventSchema = z.object({
   created_at: z.string(),
   updated_at: z.string(),
   cancellation: cancellationSchema.nullable().optional(),
+  invitees_counter: z.object({ total: z.number().int(), active: z.number().int() }).loose().nullable().optional(),
 });
 export const scheduledEventListSchema = z.object({ collection: z.array(scheduledEventSchema), pagination: paginationSchema });
 

@@ -10,14 +10,49 @@ import type { Clock } from '../ports.js';
 import { logger } from '../shared/logger.js';
 import { verifySignature, type AppKeySource, type CandidateKey } from '../shared/webhook-signature.js';
 import type { ConnectionStatusReader } from '../store/connection-status.js';
-import type { MeetingStore } from '../store/meetings/index.js';
+import { ItemTooLargeError, type MeetingStore } from '../store/meetings/index.js';
 import type { ParkedWebhookStore } from '../store/parked-webhooks.js';
 import type { HookKeyRecord } from '../store/webhook-keys.js';
 
 export const MAX_WEBHOOK_BODY_BYTES = 256 * 1024;
 
+/**
+ * Hook keys as ingest reads them. `get` may answer from a cache (a key's signing key and owner
+ * never change once minted); `stateRead` describes the consistent read of its current state, which
+ * rides in the meetings batch read, so a retired key still gets its 410 at once.
+ */
+export interface HookKeySource {
+  get(hookKey: string): Promise<HookKeyRecord | undefined>;
+  stateRead?(hookKey: string): { tableName: string; key: Record<string, unknown>; attributes: string[] };
+  /** The stored record, never from a cache (defaults to `get`). */
+  fresh?(hookKey: string): Promise<HookKeyRecord | undefined>;
+}
+
+/**
+ * A per-container cache of hook keys in front of the store: only the immutable parts are relied
+ * on (owner, signing key); the state is read again with every delivery. Unknown and retired keys
+ * are not cached (a key minted a moment ago must work at once). Bounded: the oldest entry goes.
+ */
+export function cacheHookKeys(store: Required<Pick<HookKeySource, 'get' | 'stateRead'>>, max = 1000): Required<HookKeySource> {
+  const cache = new Map<string, HookKeyRecord>();
+  return {
+    async get(hookKey) {
+      const hit = cache.get(hookKey);
+      if (hit) return hit;
+      const rec = await store.get(hookKey);
+      if (rec && rec.state !== 'retired') {
+        if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+        cache.set(hookKey, rec);
+      }
+      return rec;
+    },
+    stateRead: (hookKey) => store.stateRead(hookKey),
+    fresh: (hookKey) => store.get(hookKey),
+  };
+}
+
 export interface IngestDeps {
-  hookKeys: { get(hookKey: string): Promise<HookKeyRecord | undefined> };
+  hookKeys: HookKeySource;
   connectionStatus: ConnectionStatusReader;
   appKey: AppKeySource;
   meetings: Pick<MeetingStore, 'apply'>;
@@ -99,7 +134,7 @@ export async function ingestWebhook(deps: IngestDeps, req: IngestRequest): Promi
   const userId = hook.userId;
   const wanted = (status: ConnectionStatus | undefined) => status !== undefined && status !== 'disconnected';
   const disconnected = (): IngestResult => {
-    logger.info('webhook for a disconnected connection', { userId, matchedKey: verdict.matched });
+    logger.info('webhook for a disconnected connection or a retired key', { userId, matchedKey: verdict.matched });
     return gone();
   };
 
@@ -107,31 +142,45 @@ export async function ingestWebhook(deps: IngestDeps, req: IngestRequest): Promi
   const observedAt = new Date(nowMs).toISOString();
   const parsed = parseDelivery(req.body, observedAt);
 
-  // 5. Apply. The connection status is read consistently right before the write either way;
-  //    when the reader can describe its read, it rides in the meetings store's BatchGetItem
-  //    (meeting + fence + connection in one request), and a disconnected connection makes the
-  //    store write nothing ('refused', even for a duplicate): still an immediate 410.
+  // 5. Apply. The connection status and the hook key's current state are read consistently right
+  //    before the write: when the readers can describe their reads, they ride in the meetings
+  //    store's BatchGetItem (meeting items + connection + hook key in one request), and a
+  //    disconnected connection or a retired key makes the store write nothing ('refused', even
+  //    for a duplicate): still an immediate 410.
   if (parsed.kind === 'update') {
-    const gateRead = deps.connectionStatus.asGate?.(userId);
+    const statusRead = deps.connectionStatus.asGate?.(userId);
+    const stateRead = deps.hookKeys.stateRead?.(req.hookKey);
     let outcome: 'applied' | 'unchanged' | 'refused';
-    if (gateRead) {
-      outcome = await deps.meetings.apply(userId, parsed.update, {
-        tableName: gateRead.tableName,
-        key: gateRead.key,
-        attributes: gateRead.attributes,
-        admit: (item) => wanted(gateRead.decode(item)),
-      });
-      if (outcome === 'refused') return disconnected();
-    } else {
-      if (!wanted(await deps.connectionStatus(userId))) return disconnected();
-      outcome = await deps.meetings.apply(userId, parsed.update);
+    try {
+      if (statusRead && stateRead) {
+        outcome = await deps.meetings.apply(userId, parsed.update, {
+          reads: [
+            { tableName: statusRead.tableName, key: statusRead.key, attributes: statusRead.attributes },
+            { tableName: stateRead.tableName, key: stateRead.key, attributes: stateRead.attributes },
+          ],
+          admit: ([conn, key]) => wanted(statusRead.decode(conn)) && key?.state !== 'retired' && key?.userId === userId,
+        });
+        if (outcome === 'refused') return disconnected();
+      } else {
+        const [status, current] = await Promise.all([deps.connectionStatus(userId), (deps.hookKeys.fresh ?? deps.hookKeys.get)(req.hookKey)]);
+        if (!wanted(status) || !current || current.state === 'retired') return disconnected();
+        outcome = await deps.meetings.apply(userId, parsed.update);
+      }
+    } catch (e) {
+      if (!(e instanceof ItemTooLargeError)) throw e;
+      // Nothing of it was written: keep the signed body for replay rather than bounce it.
+      const { id } = await deps.parked.park({ userId, hookKey: req.hookKey, body: req.body, reason: 'item_too_large', nowMs });
+      deps.metric('ParkedWebhooks', 1);
+      logger.error('webhook parked: its meeting item would pass the item size limit', { userId, parkedId: id, eventUri: parsed.update.eventUri, error: e });
+      return { statusCode: 202, body: { status: 'parked' } };
     }
     logger.info('webhook applied', { userId, event: parsed.event, eventUri: parsed.update.eventUri, outcome, matchedKey: verdict.matched });
     return { statusCode: 200, body: { status: outcome === 'applied' ? 'applied' : 'duplicate' } };
   }
 
-  // Parked and ignored bodies write no meeting: the status is read on its own.
-  if (!wanted(await deps.connectionStatus(userId))) return disconnected();
+  // Parked and ignored bodies write no meeting: the status and the key's state are read on their own.
+  const [status, current] = await Promise.all([deps.connectionStatus(userId), (deps.hookKeys.fresh ?? deps.hookKeys.get)(req.hookKey)]);
+  if (!wanted(status) || !current || current.state === 'retired') return disconnected();
   if (parsed.kind === 'invalid') {
     const { id, result } = await deps.parked.park({ userId, hookKey: req.hookKey, body: req.body, reason: parsed.reason, nowMs });
     deps.metric('ParkedWebhooks', 1);

@@ -61,7 +61,7 @@ export const TABLES = {
     retain: true,
     ownedBy: 'functions/store/webhook-keys.ts',
   },
-  /** One item per Calendly scheduled event per user. */
+  /** Per user: an event item per Calendly scheduled event, an item per invitee (layout: store/meetings/item.ts). */
   meetings: {
     id: 'Meetings',
     envVar: 'MEETINGS_TABLE',
@@ -71,6 +71,12 @@ export const TABLES = {
       {
         indexName: 'byStartTime',
         partitionKey: { name: 'userId', type: 'S' },
+        sortKey: { name: 'startKey', type: 'S' },
+      },
+      {
+        // Sparse: event items only; statusKey = `<userId>#<status>`.
+        indexName: 'byStatus',
+        partitionKey: { name: 'statusKey', type: 'S' },
         sortKey: { name: 'startKey', type: 'S' },
       },
     ],

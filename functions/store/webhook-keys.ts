@@ -25,6 +25,8 @@ export interface WebhookKeyStore {
   /** Creates a fresh key record; fails if the key already exists (it never should). */
   create(rec: { hookKey: string; userId: string; signingKey: string; now: number }): Promise<void>;
   get(hookKey: string): Promise<HookKeyRecord | undefined>;
+  /** The consistent read of a key's `state` (and owner) as data, to ride in another store's batch read. */
+  stateRead(hookKey: string): { tableName: string; key: Record<string, unknown>; attributes: string[] };
   setState(hookKey: string, state: HookKeyState, now: number): Promise<void>;
   /**
    * Moves the user's key to `state` (active or retired). Conditional on the key belonging to
@@ -58,6 +60,7 @@ export function createWebhookKeyStore(doc: DynamoDBDocumentClient, tableName: st
         createdAt: String(item.createdAt),
       };
     },
+    stateRead: (hookKey) => ({ tableName, key: { hookKey }, attributes: ['state', 'userId'] }),
     async setState(hookKey, state, now) {
       await doc.send(
         new UpdateCommand({

@@ -33,7 +33,8 @@ export function syncDepsFrom(p: {
     recordSyncCompleted: async (userId, atMs) => {
       await connections.recordSyncCompleted(userId, atMs);
     },
-    applyMeetings: (userId, updates) => p.meetings.applyMany(userId, updates),
+    applyMeetings: (userId, updates, opts) => p.meetings.applyMany(userId, updates, opts),
+    eventMarks: (userId, uris) => p.meetings.eventMarks(userId, uris),
     purgeMeetings: (userId, input) => p.meetings.purge(userId, input),
     isAuthorizationRequired,
     syncState: p.syncState,

@@ -1,6 +1,6 @@
 /** Composition root of the webhook Lambda: ingest over the hook keys, connections, meetings and parked tables. */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { IngestDeps } from '../flows/ingest.js';
+import { cacheHookKeys, type IngestDeps } from '../flows/ingest.js';
 import { systemClock, type Clock, type SecretsSource } from '../ports.js';
 import type { SecretBox } from '../shared/crypto.js';
 import { emitMetric, type CustomMetric } from '../shared/metrics.js';
@@ -24,7 +24,8 @@ export function ingestDepsFrom(p: {
   toleranceSeconds: number;
 }): IngestDeps {
   return {
-    hookKeys: createWebhookKeyStore(p.doc, p.tables.webhookKeys, p.box),
+    // One cache per composition root, so per warm container: owner and signing key never change.
+    hookKeys: cacheHookKeys(createWebhookKeyStore(p.doc, p.tables.webhookKeys, p.box)),
     connectionStatus: createConnectionStatusReader(p.doc, p.tables.connections),
     appKey: createAppKeySource(p.secrets, p.clock),
     meetings: createMeetingStore(p.doc, p.tables.meetings),

@@ -507,8 +507,14 @@ describe('IAM: least privilege per function', () => {
       expect(all.filter((x) => x.includes(`${banned} `)), banned).toEqual([]);
     }
     expect(allowed('health-scheduler').filter((x) => x.startsWith('dynamodb:'))).toEqual(['dynamodb:Query index:connections/byCheckDue']);
-    // The list reads the caller's connection status (a disconnected user's meetings are not served) and queries the index, nothing else.
-    expect(allowed('meetings').filter((x) => x.startsWith('dynamodb:'))).toEqual(['dynamodb:GetItem table:connections', 'dynamodb:Query index:meetings/byStartTime']);
+    // The meetings Lambda reads the caller's connection status (a disconnected user's meetings are
+    // not served) and queries: its two indexes, and the table's own range of one event.
+    expect(allowed('meetings').filter((x) => x.startsWith('dynamodb:'))).toEqual([
+      'dynamodb:GetItem table:connections',
+      'dynamodb:Query index:meetings/byStartTime',
+      'dynamodb:Query index:meetings/byStatus',
+      'dynamodb:Query table:meetings',
+    ]);
     // The webhook never replays parked bodies, and never sees OAuth states or sync state.
     const webhook = allowed('webhook');
     expect(webhook.filter((x) => / table:(oauthStates|syncState)$/.test(x))).toEqual([]);

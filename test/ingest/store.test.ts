@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mergeMeeting, meetingContent, toApiMeeting, type MeetingState, type MeetingUpdate } from '../../functions/domain/meeting/index.js';
 import { createMeetingStore, type ApplyGate } from '../../functions/store/meetings/index.js';
 import { startDynalite, type TestDynamo } from '../support/dynalite.js';
@@ -35,30 +35,25 @@ describe('meetings store over dynalite', () => {
   });
   afterAll(async () => db.close());
 
-  it('applyMany batches: 100 new events cost fence + 1 BatchGet + 4 BatchWrites + fence = 7 requests; a re-run writes nothing', async () => {
+  it('applyMany: 100 new events (event + 1 invitee each) cost 2 BatchGetItems + 200 conditional puts; a re-run writes nothing', async () => {
     const c = db.newClients();
     const counter = countRequests(c.raw);
     const store = createMeetingStore(c.doc, db.tables.meetings);
     const updates = syncUpdates('BULK', 100);
     const r1 = await store.applyMany('bulk-user', updates);
-    expect(r1).toEqual({ applied: 100, unchanged: 0, requests: 7 });
-    expect(counter.total()).toBe(7);
-    expect(counter.log.map((l) => l.command)).toEqual([
-      'UpdateItemCommand',
-      'BatchGetItemCommand',
-      'BatchWriteItemCommand',
-      'BatchWriteItemCommand',
-      'BatchWriteItemCommand',
-      'BatchWriteItemCommand',
-      'UpdateItemCommand',
-    ]);
+    expect(r1).toEqual({ applied: 100, unchanged: 0, failed: [], requests: 202 });
+    expect(counter.total()).toBe(202);
+    const commands = counter.log.map((l) => l.command);
+    expect(commands.filter((c) => c === 'BatchGetItemCommand')).toHaveLength(2);
+    expect(commands.filter((c) => c === 'PutItemCommand')).toHaveLength(200);
+    // No batch write, no fence: every write is a single-item conditional put.
+    expect(commands.filter((c) => c !== 'BatchGetItemCommand' && c !== 'PutItemCommand')).toEqual([]);
     counter.reset();
     const r2 = await store.applyMany('bulk-user', updates);
-    expect(r2).toEqual({ applied: 0, unchanged: 100, requests: 3 });
-    expect(counter.writes()).toBe(2); // the fence up and down; no item written
-    // 1,000 events in one call: 1 + 10 + 40 + 1 = 52 requests (events/19.2)
-    const big = await store.applyMany('bulk-big', syncUpdates('BIG', 1000));
-    expect(big).toEqual({ applied: 1000, unchanged: 0, requests: 52 });
+    expect(r2).toEqual({ applied: 0, unchanged: 100, failed: [], requests: 2 });
+    expect(counter.writes()).toBe(0);
+    const got = await store.get('bulk-user', 'BULK0042');
+    expect(got && toApiMeeting(got)).toMatchObject({ status: 'active', invitees: [{ uri: inviteeUri('BULK0042', 'S1'), status: 'active' }] });
   });
 
   /** A gate over the connections table, as the ingest flow builds it; records what it saw. */
@@ -66,10 +61,8 @@ describe('meetings store over dynalite', () => {
     if (status !== undefined) await db.doc.send(new PutCommand({ TableName: db.tables.connections, Item: { userId, status, secretish: 'not-for-meetings' } }));
     const seen: Array<Record<string, unknown> | undefined> = [];
     const gate: ApplyGate = {
-      tableName: db.tables.connections,
-      key: { userId },
-      attributes: ['status'],
-      admit: (item) => {
+      reads: [{ tableName: db.tables.connections, key: { userId }, attributes: ['status'] }],
+      admit: ([item]) => {
         seen.push(item);
         return item?.status === 'connected';
       },
@@ -78,57 +71,59 @@ describe('meetings store over dynalite', () => {
   };
 
   for (const gated of [false, true]) {
-  it(`a webhook write landing between the bulk read and the bulk write is not lost (fence${gated ? ', gated apply' : ''})`, async () => {
+  it(`a webhook write landing between a sync's read and its put is not lost: the put loses its condition, re-reads and merges${gated ? ' (gated apply)' : ''}`, async () => {
     const bulkClients = db.newClients();
     const hookClients = db.newClients();
-    const ev = gated ? 'RACEG000' : 'RACE0000';
+    const ev = gated ? 'RACEG0000' : 'RACE0000';
     const userId = gated ? 'race-user-gated' : 'race-user';
     const g = gated ? await connectionGate(userId, 'connected') : undefined;
-    const hookStore = createMeetingStore(hookClients.doc, db.tables.meetings, { fenceWaitMs: 20_000 });
+    const hookStore = createMeetingStore(hookClients.doc, db.tables.meetings);
     // The webhook news: the invitee canceled (newer than anything the sync has).
     const cancel = upd('invitee.canceled', inviteePayload({ ev, inv: 'S1', status: 'canceled', updatedAt: at(50), event: { status: 'canceled', updatedAt: at(50), startTime: '2026-07-01T00:00:00.000000Z' } }));
-    let hookDone: Promise<'applied' | 'unchanged' | 'refused'> | undefined;
-    const bulkStore = createMeetingStore(bulkClients.doc, db.tables.meetings, {
-      hooks: {
-        bulkAfterRead: async () => {
-          // Start the webhook apply now and wait until its write is in the table.
-          hookDone = g ? hookStore.apply(userId, cancel, g.gate) : hookStore.apply(userId, cancel);
-          for (let i = 0; i < 400; i++) {
-            const got = await db.doc.send(new GetCommand({ TableName: db.tables.meetings, Key: { userId, eventId: ev }, ConsistentRead: true }));
-            if (got.Item) return;
-            await new Promise((r) => setTimeout(r, 10));
-          }
-          throw new Error('webhook write never landed');
-        },
+    let hookDone: 'applied' | 'unchanged' | 'refused' | undefined;
+    let hookRun: Promise<unknown> | undefined;
+    const counter = countRequests(bulkClients.raw);
+    // The sync's client runs the whole webhook apply just before its first put reaches the table.
+    const racing = {
+      send: async (cmd: unknown) => {
+        if (cmd instanceof PutCommand) {
+          hookRun ??= (g ? hookStore.apply(userId, cancel, g.gate) : hookStore.apply(userId, cancel)).then((o) => void (hookDone = o));
+          await hookRun;
+        }
+        return bulkClients.doc.send(cmd as PutCommand);
       },
-    });
+    } as unknown as typeof bulkClients.doc;
+    const bulkStore = createMeetingStore(racing, db.tables.meetings);
     const r = await bulkStore.applyMany(userId, syncUpdates(gated ? 'RACEG' : 'RACE', 1));
-    expect(r.applied).toBe(1);
-    // The bulk put just overwrote the webhook's item; the webhook saw the fence and repairs.
-    expect(await hookDone).toBe('applied');
-    const s = await bulkStore.get(userId, ev);
-    const view = toApiMeeting(s as MeetingState);
+    expect(hookDone).toBe('applied');
+    // The sync's news was older on both items: its lost puts re-read, and nothing is left to write.
+    expect(r).toMatchObject({ failed: [] });
+    expect(counter.log.filter((l) => l.command === 'BatchGetItemCommand')).toHaveLength(2);
+    const view = toApiMeeting((await bulkStore.get(userId, ev)) as MeetingState);
     expect(view.status).toBe('canceled');
     expect(view.invitees[0]?.status).toBe('canceled');
-    // The gate decides only before the first write; the repair after the fence scare re-applies
-    // without asking again (the delivery was already accepted).
-    if (g) expect(g.seen).toEqual([{ status: 'connected' }]);
+    if (g) expect(g.seen).toEqual([{ userId, status: 'connected' }]);
   });
   }
 
-  it('a gated apply reads meeting + fence + the gate item in ONE BatchGetItem (projected), then writes once', async () => {
+  it('a gated apply reads the meeting items + the gate item in ONE BatchGetItem (projected), then writes event and invitee items in one round', async () => {
     const c = db.newClients();
     const counter = countRequests(c.raw);
     const store = createMeetingStore(c.doc, db.tables.meetings);
     const { gate, seen } = await connectionGate('gate-user', 'connected');
     const u = upd('invitee.created', inviteePayload({ ev: 'GATE0001', inv: 'A', updatedAt: at(1), event: { updatedAt: at(1) } }));
     expect(await store.apply('gate-user', u, gate)).toBe('applied');
-    expect(counter.log.map((l) => l.command)).toEqual(['BatchGetItemCommand', 'PutItemCommand', 'GetItemCommand']);
-    // Only the projected attribute crosses into the meetings store.
-    expect(seen).toEqual([{ status: 'connected' }]);
+    expect(counter.log.map((l) => l.command)).toEqual(['BatchGetItemCommand', 'PutItemCommand', 'PutItemCommand']);
+    // Only the projected attribute (and the key) crosses into the meetings store.
+    expect(seen).toEqual([{ userId: 'gate-user', status: 'connected' }]);
     counter.reset();
     expect(await store.apply('gate-user', u, gate)).toBe('unchanged');
     expect(counter.log.map((l) => l.command)).toEqual(['BatchGetItemCommand']);
+    // A second invitee of the same event (same event snapshot): its own item only.
+    counter.reset();
+    const b = upd('invitee.created', inviteePayload({ ev: 'GATE0001', inv: 'B', updatedAt: at(2), event: { updatedAt: at(1) } }));
+    expect(await store.apply('gate-user', b, gate)).toBe('applied');
+    expect(counter.log.map((l) => l.command)).toEqual(['BatchGetItemCommand', 'PutItemCommand']);
   });
 
   it('a refusing gate writes nothing, for a new, a changed and a duplicate delivery alike', async () => {

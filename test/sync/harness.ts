@@ -18,6 +18,8 @@ import type { Clock, Queue, QueueName, Sleeper } from '../../functions/ports.js'
 import { createSecretBox } from '../../functions/shared/crypto.js';
 import { createConnectionStore, type ConnectionStore } from '../../functions/store/connections/index.js';
 import { createMeetingStore, type MeetingStore } from '../../functions/store/meetings/index.js';
+import { assemble } from '../../functions/store/meetings/item.js';
+import type { MeetingState } from '../../functions/domain/meeting/index.js';
 import { createOAuthStateStore } from '../../functions/store/oauth-states.js';
 import { createSyncStateStore, type SyncStateStore } from '../../functions/store/sync-state.js';
 import { createWebhookKeyStore, type WebhookKeyStore } from '../../functions/store/webhook-keys.js';
@@ -142,18 +144,23 @@ export async function finish(h: Harness, userId: string, owner: string, user: Sa
   });
 }
 
-/** Every meeting item of a user (the store's bulk fence item excluded). */
-export async function meetingItems(h: Harness, userId: string): Promise<Record<string, unknown>[]> {
+/** Every meeting of a user, as stored: its items (event item + invitee items) put together. */
+export async function meetingItems(h: Harness, userId: string): Promise<Array<MeetingState & Record<string, unknown>>> {
   const out: Record<string, unknown>[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await h.db.doc.send(
       new QueryCommand({ TableName: h.db.tables.meetings, KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': userId }, ExclusiveStartKey: startKey }),
     );
-    out.push(...(page.Items ?? []).filter((i) => !String(i.eventId).startsWith('~')));
+    out.push(...(page.Items ?? []));
     startKey = page.LastEvaluatedKey;
   } while (startKey);
-  return out;
+  const byEvent = new Map<string, Record<string, unknown>[]>();
+  for (const item of out) {
+    const id = String(item.eventId).split('#')[0] as string;
+    byEvent.set(id, [...(byEvent.get(id) ?? []), item]);
+  }
+  return [...byEvent].map(([id, items]) => assemble(id, items) as MeetingState & Record<string, unknown>);
 }
 
 export function sqsRecord(body: unknown, messageId: string = randomUUID()): SQSRecord {

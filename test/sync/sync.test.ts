@@ -6,6 +6,9 @@ import { syncMessageSchema } from '../../functions/domain/messages.js';
 import { createSyncWorkerHandler } from '../../functions/edge/sync-worker.js';
 import { createSqsQueue } from '../../functions/adapters/sqs-queue.js';
 import { LocalQueues } from '../../local/queues.js';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { createMeetingStore, itemBytes } from '../../functions/store/meetings/index.js';
+import { countRequests } from '../ingest/helpers.js';
 import { connectUser, meetingItems, queueDepth, sqsEvent, sqsRecord, startHarness, takeMessages, type Harness } from './harness.js';
 
 const DAY = 86_400_000;
@@ -138,7 +141,8 @@ describe('sync worker over dynalite, fauxqs and the Calendly sandbox', { timeout
     expect(resumed.runsCompleted).toBe(2); // the resumed run, then the merged one
     const calls = h.sandbox.calls();
     expect(calls['GET /scheduled_events']).toBe(1 + 3); // page 3 of the resumed run + 3 pages of the merged run
-    expect(calls['GET /scheduled_events/{uuid}/invitees']).toBe(50 + 250);
+    // The merged run finds every event as stored (same updated_at and invitee counts): no invitee call.
+    expect(calls['GET /scheduled_events/{uuid}/invitees']).toBe(50);
     // The merged run re-stored all 250: nothing changed.
     expect(resumed.applied).toBeGreaterThan(0);
     expect(resumed.unchanged).toBeGreaterThanOrEqual(250);
@@ -235,6 +239,59 @@ describe('sync worker over dynalite, fauxqs and the Calendly sandbox', { timeout
     expect(state.leaseOwner).toBeUndefined();
     expect(state.lastError).toMatch(/authorization/);
   });
+
+  it('a reconciliation of 200 unchanged events costs 2 Calendly calls and 2 DynamoDB reads; a change costs its own invitee call', async () => {
+    const { userId, uris } = await seeded('s-recon@example.test', 200);
+    expect((await processSyncMessage(h.syncDeps(), { userId, reason: 'connect' }, { messageId: 'm-recon-1' })).outcome).toBe('completed');
+    const c = h.db.newClients();
+    const counter = countRequests(c.raw);
+    const meetings = createMeetingStore(c.doc, h.db.tables.meetings);
+    const deps = h.syncDeps({ applyMeetings: (u, up, o) => meetings.applyMany(u, up, o), eventMarks: (u, list) => meetings.eventMarks(u, list) });
+    h.sandbox.resetCalls();
+    const r = await processSyncMessage(deps, { userId, reason: 'manual' }, { messageId: 'm-recon-2' });
+    expect(r).toMatchObject({ outcome: 'completed', events: 200, applied: 0, unchanged: 200 });
+    const calls = h.sandbox.calls();
+    const total = Object.values(calls).reduce((a, b) => a + (b ?? 0), 0);
+    expect(total).toBeLessThanOrEqual(3);
+    expect(calls['GET /scheduled_events']).toBe(2);
+    expect(calls['GET /scheduled_events/{uuid}/invitees'] ?? 0).toBe(0);
+    // Meetings: one BatchGetItem per 100 events, no write.
+    expect(counter.log.filter((l) => l.table === h.db.tables.meetings).map((l) => l.command)).toEqual(['BatchGetItemCommand', 'BatchGetItemCommand']);
+
+    // One event canceled at Calendly: only its invitees are fetched again, and it is stored.
+    await h.sandbox.cancel(uris[17] as string);
+    h.sandbox.resetCalls();
+    counter.reset();
+    const again = await processSyncMessage(deps, { userId, reason: 'manual' }, { messageId: 'm-recon-3' });
+    expect(again).toMatchObject({ outcome: 'completed', applied: 1, unchanged: 199 });
+    expect(h.sandbox.calls()['GET /scheduled_events/{uuid}/invitees']).toBe(1);
+    const stored = (await meetingItems(h, userId)).find((m) => m.eventId === uuidOf(uris[17] as string));
+    expect(stored?.event?.status).toBe('canceled');
+  });
+
+  it('a 2,000-invitee group event syncs into 2,001 small items', async () => {
+    const c = await connectUser(h, 's-group@example.test', { webhook: false });
+    const booked = await h.sandbox.book({ userUri: c.user.uri, invitees: Array.from({ length: 2000 }, (_, k) => ({ email: `g${k}@example.test`, name: `G ${k}` })) });
+    h.sandbox.resetCalls();
+    const r = await processSyncMessage(h.syncDeps(), { userId: c.userId, reason: 'connect' }, { messageId: 'm-group' });
+    expect(r).toMatchObject({ outcome: 'completed', events: 1, applied: 1 });
+    const items = await h.db.doc.send(new QueryCommand({ TableName: h.db.tables.meetings, KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': c.userId } }));
+    let all = items.Items ?? [];
+    let key = items.LastEvaluatedKey;
+    while (key) {
+      const more = await h.db.doc.send(new QueryCommand({ TableName: h.db.tables.meetings, KeyConditionExpression: 'userId = :u', ExpressionAttributeValues: { ':u': c.userId }, ExclusiveStartKey: key }));
+      all = [...all, ...(more.Items ?? [])];
+      key = more.LastEvaluatedKey;
+    }
+    expect(all).toHaveLength(2001);
+    expect(Math.max(...all.map((i) => itemBytes(i)))).toBeLessThan(4_000);
+    const m = await h.meetings.get(c.userId, uuidOf(booked.event.uri as string));
+    expect(Object.keys(m?.invitees ?? {})).toHaveLength(2000);
+    // A second sync finds it unchanged: one listing call, no invitee pages.
+    h.sandbox.resetCalls();
+    await processSyncMessage(h.syncDeps(), { userId: c.userId, reason: 'manual' }, { messageId: 'm-group-2' });
+    expect(h.sandbox.calls()['GET /scheduled_events/{uuid}/invitees'] ?? 0).toBe(0);
+  }, 240_000);
 
   it('invalid messages are dropped without retry and write nothing', async () => {
     const handler = createSyncWorkerHandler(() => h.syncDeps());

@@ -4,6 +4,8 @@ import { isCalendlyError } from '../../calendly/port.js';
 import { logger } from '../../shared/logger.js';
 import type { SyncRun } from '../../store/sync-state.js';
 import { storePageUpdates } from './store-events.js';
+import type { StoredEventMark, SyncedMark } from '../../store/meetings/index.js';
+import { compareInstants, eventIdOf } from '../../domain/meeting/index.js';
 import { LongRateLimitError, type SyncConnectionView, type SyncDeps, type SyncMeetingUpdate, type SyncOptions } from './types.js';
 
 export class TokenSession {
@@ -91,12 +93,18 @@ export async function syncPage(deps: SyncDeps, opts: SyncOptions, userId: string
     }),
   );
 
-  const inviteesByEvent = new Array<Invitee[]>(page.items.length);
+  // An event whose updated_at and invitee counts match what the last full fetch stored needs no
+  // invitee call (nor any write): a sync that finds nothing new costs one Calendly call per page.
+  const { marks } = deps.eventMarks ? await deps.eventMarks(userId, page.items.map((e) => e.uri)) : { marks: new Map<string, StoredEventMark>() };
+  const fresh = page.items.filter((e) => !unchanged(e, marks.get(e.uri)));
+  const unfetched = page.items.length - fresh.length;
+
+  const inviteesByEvent = new Array<Invitee[]>(fresh.length);
   let next = 0;
   const worker = async () => {
-    while (next < page.items.length) {
+    while (next < fresh.length) {
       const i = next++;
-      const event = page.items[i] as ScheduledEvent;
+      const event = fresh[i] as ScheduledEvent;
       inviteesByEvent[i] = await callCalendly(deps, opts, session, budget, async (token) => {
         const out: Invitee[] = [];
         for await (const inv of deps.calendly.listEventInvitees(token, event.uri)) out.push(inv);
@@ -104,14 +112,35 @@ export async function syncPage(deps: SyncDeps, opts: SyncOptions, userId: string
       });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(opts.inviteeConcurrency, page.items.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(opts.inviteeConcurrency, fresh.length) }, worker));
 
   const observedAt = new Date(deps.clock.now()).toISOString();
   const updates: SyncMeetingUpdate[] = [];
-  page.items.forEach((event, i) => {
+  const synced = new Map<string, SyncedMark>();
+  fresh.forEach((event, i) => {
     updates.push({ eventUri: event.uri, event, observedAt });
     for (const invitee of inviteesByEvent[i] ?? []) updates.push({ eventUri: event.uri, invitee, observedAt });
+    const id = eventIdOf(event.uri);
+    if (id && event.inviteesCounter) synced.set(id, { updatedAt: event.updatedAt, total: event.inviteesCounter.total, active: event.inviteesCounter.active });
   });
-  const stored = await storePageUpdates(deps, userId, updates);
-  return { events: page.items.length, nextPageToken: page.nextPageToken, applied: stored.applied, unchanged: stored.unchanged, skipped: stored.skipped };
+  const stored = await storePageUpdates(deps, userId, updates, { synced });
+  return {
+    events: page.items.length,
+    nextPageToken: page.nextPageToken,
+    applied: stored.applied,
+    unchanged: stored.unchanged + unfetched,
+    skipped: stored.skipped,
+  };
+}
+
+/** The stored event is what Calendly shows now: same updated_at, same invitee counts. */
+function unchanged(e: ScheduledEvent, mark: StoredEventMark | undefined): boolean {
+  const m = mark?.synced;
+  if (!m || !e.inviteesCounter) return false;
+  return (
+    compareInstants(m.updatedAt, e.updatedAt) === 0 &&
+    compareInstants(mark.updatedAt, e.updatedAt) >= 0 &&
+    m.total === e.inviteesCounter.total &&
+    m.active === e.inviteesCounter.active
+  );
 }

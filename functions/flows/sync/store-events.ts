@@ -1,10 +1,11 @@
 /**
  * Stores one page's meeting updates so that one event the store refuses cannot fail its page
- * (and so its whole sync) on every try: the page is written in one call as usual; when that call
- * is refused, each event is written alone and the ones refused again are skipped, with their
- * cause. A failure that may pass (throttling, a DynamoDB or network fault, a bulk-write fence
- * held elsewhere) is not an event's fault: it fails the page as before, and the retry resumes.
+ * (and so its whole sync) on every try. The store writes each event on its own and reports the
+ * ones it could not store; those refused for good (an item too large, a request DynamoDB rejects)
+ * are skipped, with their cause. A failure that may pass (throttling, a DynamoDB or network fault)
+ * is not an event's fault: it fails the page as before, and the retry resumes.
  */
+import { ItemTooLargeError, type SyncedMark } from '../../store/meetings/index.js';
 import type { SyncDeps, SyncMeetingUpdate } from './types.js';
 
 export interface StoredPage {
@@ -19,6 +20,7 @@ export interface StoredPage {
  * does not mark retryable, such as ValidationException for an item over 400 KB).
  */
 export function isPermanentStoreError(e: unknown): boolean {
+  if (e instanceof ItemTooLargeError) return true;
   if (!e || typeof e !== 'object') return false;
   const err = e as { $fault?: string; $retryable?: unknown; name?: string };
   if (err.$retryable) return false;
@@ -26,27 +28,20 @@ export function isPermanentStoreError(e: unknown): boolean {
   return err.$fault === 'client';
 }
 
-export async function storePageUpdates(deps: Pick<SyncDeps, 'applyMeetings'>, userId: string, updates: SyncMeetingUpdate[]): Promise<StoredPage> {
+export async function storePageUpdates(
+  deps: Pick<SyncDeps, 'applyMeetings'>,
+  userId: string,
+  updates: SyncMeetingUpdate[],
+  opts: { synced?: ReadonlyMap<string, SyncedMark> } = {},
+): Promise<StoredPage> {
   if (updates.length === 0) return { applied: 0, unchanged: 0, skipped: [] };
-  try {
-    const out = await deps.applyMeetings(userId, updates);
-    return { applied: out.applied, unchanged: out.unchanged, skipped: [] };
-  } catch (e) {
-    if (!isPermanentStoreError(e)) throw e;
-    const byEvent = new Map<string, SyncMeetingUpdate[]>();
-    for (const u of updates) byEvent.set(u.eventUri, [...(byEvent.get(u.eventUri) ?? []), u]);
-    const page: StoredPage = { applied: 0, unchanged: 0, skipped: [] };
-    // One after another: the store takes a per-user bulk fence for each call.
-    for (const [eventUri, mine] of byEvent) {
-      try {
-        const out = await deps.applyMeetings(userId, mine);
-        page.applied += out.applied;
-        page.unchanged += out.unchanged;
-      } catch (one) {
-        if (!isPermanentStoreError(one)) throw one;
-        page.skipped.push({ eventUri, error: one });
-      }
+  const out = await deps.applyMeetings(userId, updates, opts);
+  const skipped: StoredPage['skipped'] = [];
+  for (const f of out.failed ?? []) {
+    if (!isPermanentStoreError(f.error)) {
+      throw new Error(`an event of this page could not be stored (${f.eventUri}: ${f.cause})`, { cause: f.error });
     }
-    return page;
+    skipped.push({ eventUri: f.eventUri, error: f.error });
   }
+  return { applied: out.applied, unchanged: out.unchanged, skipped };
 }

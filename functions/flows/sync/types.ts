@@ -4,6 +4,7 @@ import type { Clock, Queue, Sleeper } from '../../ports.js';
 import type { SyncStateStore } from '../../store/sync-state.js';
 import type { MeetingUpdate } from '../../domain/meeting/index.js';
 import type { PurgeBatchInput, PurgeBatchResult } from '../../store/meetings/index.js';
+import type { StoredEventMark, SyncedMark } from '../../store/meetings/index.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -68,8 +69,18 @@ export interface SyncDeps {
   getAccessToken(userId: string, opts?: { forceRefresh?: boolean; knownBadToken?: string }): Promise<string>;
   getConnection(userId: string): Promise<SyncConnectionView | undefined>;
   recordSyncCompleted(userId: string, atMs: number): Promise<void>;
-  /** The meetings store's applyMany (forward-only rule shared with ingestion). */
-  applyMeetings(userId: string, updates: SyncMeetingUpdate[]): Promise<{ applied: number; unchanged: number; requests?: number }>;
+  /**
+   * The meetings store's applyMany (forward-only rule shared with ingestion). `synced`: per event
+   * id, what this fetch saw (Calendly's updated_at and invitee counts), recorded once stored.
+   * `failed`: events that could not be stored, with their cause.
+   */
+  applyMeetings(
+    userId: string,
+    updates: SyncMeetingUpdate[],
+    opts?: { synced?: ReadonlyMap<string, SyncedMark> },
+  ): Promise<{ applied: number; unchanged: number; failed?: Array<{ eventUri: string; cause: string; error?: unknown }>; requests?: number }>;
+  /** What is stored of these events (by URI), to skip the invitee call of unchanged ones. */
+  eventMarks?(userId: string, eventUris: string[]): Promise<{ marks: Map<string, StoredEventMark> }>;
   /** The meetings store's purge: one bounded batch of a user's items deleted (after a disconnect). */
   purgeMeetings(userId: string, input: PurgeBatchInput): Promise<PurgeBatchResult>;
   /** True for the token function's "refresh refused, connection marked" error. */

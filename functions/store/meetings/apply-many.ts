@@ -1,110 +1,98 @@
-/** Many updates for one user under the bulk fence (why the fence: see ./item.ts). */
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { randomUUID } from 'node:crypto';
-import { eventIdOf, mergeMeeting, type MeetingUpdate } from '../../domain/meeting/index.js';
-import { conditional } from '../dynamo.js';
-import { batchGet, batchPut } from './batch.js';
-import { fenceKey, itemToState, stateToItem, type Item, type MeetingTable } from './item.js';
+/**
+ * Many changes for one user (a sync page): every item they touch read in BatchGetItems of 100
+ * keys, merged, and each item that moved forward written with its own conditional put, at most
+ * `writeConcurrency` in flight. There is no batch write and so no fence: a delivery racing a sync
+ * on the same item makes one of the two puts lose its condition, and the loser re-reads and
+ * merges on top, exactly as two deliveries do.
+ *
+ * Cost: ceil(items touched / 100) BatchGetItems + 1 PutItem per item that moved forward (plus
+ * re-reads after lost conditions). An event that cannot be stored (too large, conflicts that do
+ * not settle, a bad URI) is reported in `failed` with its cause; the others are stored.
+ */
+import { eventIdOf, type MeetingUpdate } from '../../domain/meeting/index.js';
+import { applyEvent, keysOf, type EventWork, type WriteSlot } from './apply.js';
+import { batchRead } from './batch.js';
+import type { Item, MeetingTable, SyncedMark } from './item.js';
+
+export interface FailedEvent {
+  eventUri: string;
+  cause: string;
+  /** The error itself (its name says what kind: ItemTooLargeError, …). */
+  error: unknown;
+}
 
 export interface ApplyManyResult {
   applied: number;
   unchanged: number;
+  failed: FailedEvent[];
   /** DynamoDB requests this call made (including retries). */
   requests: number;
 }
 
-export async function applyMany(t: MeetingTable, userId: string, updates: MeetingUpdate[]): Promise<ApplyManyResult> {
-const { doc, tableName, clock, sleep, fenceLeaseMs, fenceWaitMs } = t;
+export interface ApplyManyOptions {
+  /** Per event id: the sync mark to record once the event's invitees are stored. */
+  synced?: ReadonlyMap<string, SyncedMark>;
+}
+
+/** A bound on concurrent calls. */
+function slots(n: number): WriteSlot {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async (fn) => {
+    if (active >= n) await new Promise<void>((r) => waiting.push(r));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+export async function applyMany(t: MeetingTable, userId: string, updates: MeetingUpdate[], opts: ApplyManyOptions = {}): Promise<ApplyManyResult> {
   const counter = { n: 0 };
-  const byEvent = new Map<string, MeetingUpdate[]>();
+  const failed: FailedEvent[] = [];
+  const byEvent = new Map<string, EventWork>();
   for (const u of updates) {
     const id = eventIdOf(u.eventUri);
-    if (!id) throw new Error('meeting update has no usable scheduled event URI');
-    const list = byEvent.get(id);
-    if (list) list.push(u);
-    else byEvent.set(id, [u]);
-  }
-  if (byEvent.size === 0) return { applied: 0, unchanged: 0, requests: 0 };
-
-  // (1) Raise the fence (one bulk writer per user at a time).
-  const token = randomUUID();
-  let liveUntil = 0;
-  /** One conditional update of this user's fence item; false when its condition failed. */
-  const updateFence = (input: Pick<ConstructorParameters<typeof UpdateCommand>[0], 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>) => {
-    counter.n++;
-    return conditional(() => doc.send(new UpdateCommand({ TableName: tableName, Key: fenceKey(userId), ...input })));
-  };
-  const raise = async () => {
-    const fenceDeadline = clock.now() + fenceLeaseMs + fenceWaitMs;
-    for (;;) {
-      const now = clock.now();
-      liveUntil = now + fenceLeaseMs;
-      const raised = await updateFence({
-        UpdateExpression: 'SET #seq = if_not_exists(#seq, :zero) + :one, liveUntil = :until, #token = :token',
-        ConditionExpression: 'attribute_not_exists(liveUntil) OR liveUntil < :now',
-        ExpressionAttributeNames: { '#seq': 'seq', '#token': 'token' },
-        ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':until': liveUntil, ':token': token, ':now': now },
-      });
-      if (raised) return;
-      if (clock.now() > fenceDeadline) throw new Error('another bulk meeting write holds the fence');
-      await sleep(50);
+    if (!id) {
+      if (!failed.some((f) => f.eventUri === u.eventUri)) {
+        const error = new Error('meeting update has no usable scheduled event URI');
+        failed.push({ eventUri: u.eventUri, cause: error.message, error });
+      }
+      continue;
     }
-  };
-  // Renew before a chunk when half the lease is gone, so the fence never lapses mid-write.
-  const renewIfNeeded = async () => {
-    const now = clock.now();
-    if (liveUntil - now > fenceLeaseMs / 2) return;
-    const next = now + fenceLeaseMs;
-    const renewed = await updateFence({
-      UpdateExpression: 'SET liveUntil = :until',
-      ConditionExpression: '#token = :token AND liveUntil > :now',
-      ExpressionAttributeNames: { '#token': 'token' },
-      ExpressionAttributeValues: { ':until': next, ':token': token, ':now': now },
-    });
-    // Our fence lapsed: a webhook may have trusted it was down, so writing on would be
-    // unsafe. Abort; the caller retries the whole batch (the merge makes that harmless).
-    if (!renewed) throw new Error('bulk meeting write lost its fence; retry the batch');
-    liveUntil = next;
-  };
-  // A fence already taken over needs no lowering.
-  const lower = () =>
-    updateFence({
-      UpdateExpression: 'SET liveUntil = :zero',
-      ConditionExpression: '#token = :token',
-      ExpressionAttributeNames: { '#token': 'token' },
-      ExpressionAttributeValues: { ':zero': 0, ':token': token },
-    });
+    const w = byEvent.get(id);
+    if (w) w.updates.push(u);
+    else byEvent.set(id, { eventId: id, eventUri: u.eventUri, updates: [u], ...(opts.synced?.get(id) ? { synced: opts.synced.get(id) } : {}) });
+  }
+  if (byEvent.size === 0) return { applied: 0, unchanged: 0, failed, requests: 0 };
 
-  await raise();
+  const works = [...byEvent.values()];
+  const got = await batchRead(t, [{ tableName: t.tableName, keys: works.flatMap((w) => keysOf(userId, w)) }], counter);
+  const read = new Map<string, Item[]>();
+  for (const item of got.get(t.tableName) ?? []) {
+    const id = String(item.eventId).split('#')[0] as string;
+    const list = read.get(id);
+    if (list) list.push(item);
+    else read.set(id, [item]);
+  }
+
+  const slot = slots(t.writeConcurrency);
   let applied = 0;
   let unchanged = 0;
-  try {
-    // (2) Read, merge, write the changed items.
-    const got = await batchGet(
-      t,
-      [...byEvent.keys()].map((eventId) => ({ userId, eventId })),
-      counter,
-    );
-    const current = new Map(got.map((i) => [String(i.eventId), i]));
-    await t.hooks.bulkAfterRead?.();
-    const puts: Item[] = [];
-    for (const [eventId, list] of byEvent) {
-      const raw = current.get(eventId);
-      const before = raw ? itemToState(raw) : undefined;
-      let state = before;
-      for (const u of list) state = mergeMeeting(state, u);
-      if (!state || (before && state === before)) {
-        unchanged++;
-        continue;
+  // Events run side by side; their puts share the one bound.
+  await Promise.all(
+    works.map(async (w) => {
+      try {
+        const outcome = await applyEvent(t, userId, w, { preRead: read.get(w.eventId) ?? [], counter, slot });
+        if (outcome === 'applied') applied++;
+        else unchanged++;
+      } catch (error) {
+        failed.push({ eventUri: w.eventUri, cause: error instanceof Error ? error.message : String(error), error });
       }
-      applied++;
-      puts.push(stateToItem(userId, state, randomUUID(), Number(raw?.version ?? 0) + 1));
-    }
-    await batchPut(t, puts, counter, renewIfNeeded);
-  } finally {
-    // (3) Lower the fence only after every put is acknowledged (or on failure: webhooks
-    // waiting on it then re-verify, which is safe either way).
-    await lower();
-  }
-  return { applied, unchanged, requests: counter.n };
+    }),
+  );
+  return { applied, unchanged, failed, requests: counter.n };
 }

@@ -1,72 +1,72 @@
 /**
- * The meetings table (pk userId, sk eventId = the scheduled event's UUID; GSI byStartTime on
- * startKey = `${startTime}#${eventId}`). One item per scheduled event per user.
+ * The meetings table. One partition per user (pk `userId`); the sort key attribute is still
+ * named `eventId` (the table's key schema) but holds one of two item kinds:
  *
- * Meeting item: { userId, eventId, eventUri, event: EventRegister|null, invitees: {uri: …},
- *   noShows: {uri: …}, updatedAt, rev, version, status, startTime?, startKey? }
- *   `rev` is a random token per write: the optimistic-concurrency guard (a token, not just a
- *   counter, so a blind bulk overwrite that reuses a version number cannot cause an ABA).
- *   `startKey`/`startTime` exist only once the event snapshot (start time) is known: items
- *   without it are absent from the sparse byStartTime index, so GET /meetings does not list a
- *   meeting until Calendly has told us when it is (older payloads lack scheduled_event).
+ * - Event item, sort key `<eventId>` (the scheduled event's UUID):
+ *   { userId, eventId, kind: 'event', eventUri, event: EventRegister|null, updatedAt, rev,
+ *     version, status, startTime?, startKey?, statusKey?, unplaced?, synced? }
+ * - Invitee item, sort key `<eventId>#i#<inviteeId>` (inviteeId: the invitee URI's last
+ *   segment, or a hash of the URI when that segment is unusable):
+ *   { userId, eventId, kind: 'invitee', eventUri, inviteeUri, invitee: InviteeRegister|null,
+ *     noShow: NoShowRegister|null, updatedAt, rev, version, startKey? }
  *
- * Bulk fence item: { userId, eventId: '~bulk', seq, liveUntil (epoch ms), token }. Real event
- *   ids are [A-Za-z0-9_-] only, so '~bulk' never collides; it has no startKey, so never listed.
+ * No item grows with the number of invitees: an event item holds the event's own fields, an
+ * invitee item one invitee and its no-show flag. A delivery touches at most the event item and
+ * one invitee item (two single-item conditional writes, sent in parallel), so deliveries for
+ * different invitees of one group event never contend; the event item is written only when the
+ * event register moves forward.
  *
- * WHY THE FENCE (applyMany batching under concurrent webhooks):
- *   BatchWriteItem is unconditional. A bulk writer that reads an item (BatchGet), merges and
- *   blindly puts it back can erase a webhook write that landed between its read and its put.
- *   A single-item condition on the webhook's write cannot see another item, so the webhook
- *   side detects the overlap instead, and repairs before it answers:
- *   - applyMany: (1) raises the fence (seq+1, liveUntil = now + lease; only if no live fence),
- *     (2) BatchGets, merges, BatchWrites, (3) lowers the fence (liveUntil = 0) after every put
- *     has been acknowledged.
- *   - apply (one delivery): reads [item, fence] in ONE BatchGet, writes the item with a
- *     condition on its `rev`, then re-reads the fence. If the fence was live at the first read
- *     or its seq moved, a bulk write may have overwritten ours: wait for the fence to drop,
- *     re-read the item and re-apply (merge is idempotent, so this writes only if our news was
- *     really lost). Any bulk write that could erase ours raised its fence before its read,
- *     hence before our write: either we saw it live, or its seq bump is visible afterwards.
- *   Bulk writes never lose news themselves: a webhook writing on a `rev` the bulk replaced
- *   fails its condition, re-reads and merges on top.
- *   Cost: applyMany = 1 + ceil(N/100) + ceil(changed/25) + 1 requests (fence, BatchGet,
- *   BatchWrite, fence) plus retries of unprocessed items; apply = 3 requests (1 write) for a
- *   new or changed delivery when no bulk runs, 1 read for a duplicate. A caller's ApplyGate
- *   item rides in the same first BatchGet (no extra request).
- *   The fence re-read cannot overlap the write: it proves something only if it is taken after
- *   the write was acknowledged.
+ * Indexes (both sparse):
+ * - byStartTime (pk userId, sk startKey). Event items: `<startTime>#<eventId>`; invitee items:
+ *   `<startTime>#<eventId>#i#<inviteeId>`, so one Query over a window reads each event item
+ *   followed by its invitees. Items whose start time is unknown (an old-style payload arrived
+ *   before any event snapshot) carry no startKey; the event item is then marked `unplaced` and
+ *   the list reads that event's invitees from the table itself.
+ * - byStatus (pk statusKey = `<userId>#<status>`, sk startKey): event items only, so a
+ *   status-filtered page is a key condition, not a filter.
+ *
+ * `rev` is a random token per write: the optimistic-concurrency guard. `version` counts writes of
+ * the item. `synced` ({updatedAt, total, active}) records what the last sync that fetched this
+ * event's invitees saw (Calendly's updated_at and invitees_counter): an event that still shows
+ * the same needs no invitee call.
+ *
+ * Real event ids and invitee ids are [A-Za-z0-9_-] only: every character sorts after '#', so the
+ * range `<eventId>` … `<eventId>#i#~` holds exactly one event's items.
  */
+import { createHash } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { meetingStatus, type EventRegister, type InviteeRegister, type MeetingState, type NoShowRegister } from '../../domain/meeting/index.js';
+import type { EventRegister, InviteeRegister, MeetingState, NoShowRegister } from '../../domain/meeting/index.js';
 import { systemClock, type Clock } from '../../ports.js';
 
-export const FENCE_SK = '~bulk';
-
 export type Item = Record<string, unknown>;
+
+/**
+ * Far under DynamoDB's 400 KB item limit. An item over it is refused before anything of its
+ * delivery is written (ItemTooLargeError): no item of ours should come near it, so one that does
+ * is a payload we must not store as is.
+ */
+export const MAX_ITEM_BYTES = 350_000;
 
 export interface MeetingStoreOptions {
   clock?: Clock;
   sleep?: (ms: number) => Promise<void>;
-  /** How long a bulk fence lives if its holder dies (ms). */
-  fenceLeaseMs?: number;
-  /** How long a single delivery waits for a bulk fence to drop before giving up (ms). */
-  fenceWaitMs?: number;
-  /** Test seams to force interleavings deterministically. */
-  hooks?: {
-    /** applyMany: after its BatchGet, before its BatchWrite. */
-    bulkAfterRead?: () => Promise<void>;
-  };
+  /** Largest item the store writes (bytes, DynamoDB's measure); tests lower it. */
+  maxItemBytes?: number;
+  /** Conditional writes a bulk apply keeps in flight. */
+  writeConcurrency?: number;
+  /** A page of GET /meetings stops adding meetings once its JSON nears this many bytes. */
+  pageBudgetBytes?: number;
 }
 
-/** One meetings table with the store's timing resolved. */
+/** One meetings table with the store's settings resolved. */
 export interface MeetingTable {
   doc: DynamoDBDocumentClient;
   tableName: string;
   clock: Clock;
   sleep: (ms: number) => Promise<void>;
-  fenceLeaseMs: number;
-  fenceWaitMs: number;
-  hooks: NonNullable<MeetingStoreOptions['hooks']>;
+  maxItemBytes: number;
+  writeConcurrency: number;
+  pageBudgetBytes: number;
 }
 
 export function meetingTable(doc: DynamoDBDocumentClient, tableName: string, opts: MeetingStoreOptions = {}): MeetingTable {
@@ -75,45 +75,146 @@ export function meetingTable(doc: DynamoDBDocumentClient, tableName: string, opt
     tableName,
     clock: opts.clock ?? systemClock,
     sleep: opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))),
-    fenceLeaseMs: opts.fenceLeaseMs ?? 30_000,
-    fenceWaitMs: opts.fenceWaitMs ?? 10_000,
-    hooks: opts.hooks ?? {},
+    maxItemBytes: opts.maxItemBytes ?? MAX_ITEM_BYTES,
+    writeConcurrency: opts.writeConcurrency ?? 16,
+    pageBudgetBytes: opts.pageBudgetBytes ?? 5_000_000,
   };
 }
 
-export const fenceKey = (userId: string) => ({ userId, eventId: FENCE_SK });
-
-export function itemToState(item: Item): MeetingState {
-  return {
-    eventUri: String(item.eventUri),
-    eventId: String(item.eventId),
-    event: (item.event as EventRegister | null | undefined) ?? null,
-    invitees: (item.invitees as Record<string, InviteeRegister> | undefined) ?? {},
-    noShows: (item.noShows as Record<string, NoShowRegister> | undefined) ?? {},
-    updatedAt: String(item.updatedAt),
-  };
+/** An item (or a delivery's items) that would pass the store's size limit: nothing was written. */
+export class ItemTooLargeError extends Error {
+  override name = 'ItemTooLargeError';
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`a meeting item would be ${bytes} bytes (limit ${limit}); nothing of this change was written`);
+  }
 }
 
-export function stateToItem(userId: string, s: MeetingState, rev: string, version: number): Item {
-  const startTime = s.event?.startTime ?? undefined;
+export const INVITEE_MARK = '#i#';
+
+/** The invitee's id inside its event: the URI's last segment when it is a plain id, else a hash. */
+export function inviteeIdOf(inviteeUri: string): string {
+  const last = inviteeUri.split('/').filter(Boolean).pop() ?? '';
+  if (/^[A-Za-z0-9_-]{1,64}$/.test(last)) return last;
+  return 'h' + createHash('sha256').update(inviteeUri).digest('base64url').slice(0, 32);
+}
+
+export const eventSk = (eventId: string) => eventId;
+export const inviteeSk = (eventId: string, inviteeUri: string) => `${eventId}${INVITEE_MARK}${inviteeIdOf(inviteeUri)}`;
+/** The inclusive sort-key range of one event's items (event item first). */
+export const eventRange = (eventId: string): [string, string] => [eventId, `${eventId}${INVITEE_MARK}~`];
+export const isInviteeItem = (item: Item) => item.kind === 'invitee' || String(item.eventId).includes(INVITEE_MARK);
+
+export interface SyncedMark {
+  /** Calendly's updated_at of the event when its invitees were last fetched in full. */
+  updatedAt: string;
+  total: number;
+  active: number;
+}
+
+export interface EventItemParts {
+  eventUri: string;
+  eventId: string;
+  event: EventRegister | null;
+  updatedAt: string;
+  unplaced: boolean;
+  synced?: SyncedMark;
+}
+
+export interface InviteeItemParts {
+  eventUri: string;
+  eventId: string;
+  inviteeUri: string;
+  invitee: InviteeRegister | null;
+  noShow: NoShowRegister | null;
+  updatedAt: string;
+  /** The event's start (normalised ISO) when known: places the invitee in byStartTime. */
+  startTime: string | null;
+}
+
+/** The index status of an event item (the event's own status; active until it says otherwise). */
+export const indexStatus = (event: EventRegister | null): 'active' | 'canceled' => (event?.status === 'canceled' ? 'canceled' : 'active');
+
+export function eventItem(userId: string, p: EventItemParts, rev: string, version: number): Item {
+  const startTime = p.event?.startTime ?? undefined;
+  const status = indexStatus(p.event);
   return {
     userId,
-    eventId: s.eventId,
-    eventUri: s.eventUri,
-    event: s.event,
-    invitees: s.invitees,
-    noShows: s.noShows,
-    updatedAt: s.updatedAt,
+    eventId: eventSk(p.eventId),
+    kind: 'event',
+    eventUri: p.eventUri,
+    event: p.event,
+    updatedAt: p.updatedAt,
     rev,
     version,
-    status: meetingStatus(s),
-    ...(startTime ? { startTime, startKey: `${startTime}#${s.eventId}` } : {}),
+    status,
+    ...(startTime ? { startTime, startKey: `${startTime}#${p.eventId}`, statusKey: `${userId}#${status}` } : {}),
+    ...(p.unplaced ? { unplaced: true } : {}),
+    ...(p.synced ? { synced: p.synced } : {}),
   };
 }
 
-export interface Fence {
-  seq: number;
-  liveUntil: number;
+export function inviteeItem(userId: string, p: InviteeItemParts, rev: string, version: number): Item {
+  const sk = inviteeSk(p.eventId, p.inviteeUri);
+  return {
+    userId,
+    eventId: sk,
+    kind: 'invitee',
+    eventUri: p.eventUri,
+    inviteeUri: p.inviteeUri,
+    invitee: p.invitee,
+    noShow: p.noShow,
+    updatedAt: p.updatedAt,
+    rev,
+    version,
+    ...(p.startTime ? { startKey: `${p.startTime}#${sk}` } : {}),
+  };
 }
 
-export const fenceOf = (item: Item | undefined): Fence => ({ seq: Number(item?.seq ?? 0), liveUntil: Number(item?.liveUntil ?? 0) });
+/** One meeting from its event item (if any) and invitee items (any order). */
+export function assemble(eventId: string, items: Item[]): MeetingState | undefined {
+  if (items.length === 0) return undefined;
+  let eventUri = '';
+  let event: EventRegister | null = null;
+  let updatedAt = '';
+  const invitees: Record<string, InviteeRegister> = {};
+  const noShows: Record<string, NoShowRegister> = {};
+  for (const item of items) {
+    eventUri ||= String(item.eventUri);
+    if (String(item.updatedAt) > updatedAt) updatedAt = String(item.updatedAt);
+    if (isInviteeItem(item)) {
+      const uri = String(item.inviteeUri);
+      if (item.invitee) invitees[uri] = item.invitee as InviteeRegister;
+      if (item.noShow) noShows[uri] = item.noShow as NoShowRegister;
+    } else {
+      eventUri = String(item.eventUri);
+      event = (item.event as EventRegister | null | undefined) ?? null;
+    }
+  }
+  return { eventUri, eventId, event, invitees, noShows, updatedAt };
+}
+
+/**
+ * An item's size as DynamoDB counts it (attribute names + values; numbers approximated from
+ * their digits, maps and lists with their 3-byte overhead plus 1 byte per element).
+ */
+export function itemBytes(item: Item): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(item)) n += Buffer.byteLength(k) + valueBytes(v);
+  return n;
+}
+
+function valueBytes(v: unknown): number {
+  if (v === null || v === undefined || typeof v === 'boolean') return 1;
+  if (typeof v === 'string') return Buffer.byteLength(v);
+  if (typeof v === 'number') return Math.ceil(String(Math.abs(v)).replace('.', '').length / 2) + 1;
+  if (Array.isArray(v)) return 3 + v.reduce<number>((s, x) => s + 1 + valueBytes(x), 0);
+  if (typeof v === 'object') {
+    let n = 3;
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (x !== undefined) n += 1 + Buffer.byteLength(k) + valueBytes(x);
+    return n;
+  }
+  return Buffer.byteLength(String(v));
+}

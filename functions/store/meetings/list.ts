@@ -1,9 +1,9 @@
 /** One page of a user's meetings by start time, and the opaque token that continues it. */
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from '../../domain/errors.js';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { normalizeIso, toApiMeeting, type ApiMeeting } from '../../domain/meeting/index.js';
-import { itemToState, type Item, type MeetingTable } from './item.js';
+import { assemble, eventRange, isInviteeItem, type Item, type MeetingTable } from './item.js';
 
 export interface ListMeetingsInput {
   /** ISO-8601; inclusive. Optional only when nextToken is given (the token carries it). */
@@ -64,17 +64,30 @@ function decodeToken(token: string, userId: string): TokenPayload {
   if (u !== userBinding(userId)) throw badToken();
   if (st !== null && st !== 'active' && st !== 'canceled') throw badToken();
   if (normalizeIso(lo) !== lo || normalizeIso(hi) !== hi || lo >= hi) throw badToken();
-  if (!/^[A-Za-z0-9_-]{1,128}$/.test(id) || !sk.endsWith(`#${id}`) || sk < lo || sk > hi) throw badToken();
+  if (!/^[A-Za-z0-9_-]{1,128}(#i#[A-Za-z0-9_-]{1,64})?$/.test(id) || !sk.endsWith(`#${id}`) || sk < lo || sk > hi) throw badToken();
   return { lo, hi, st, sk, id, u };
 }
 
+/** An event item and the invitee items read with it. */
+interface Group {
+  event: Item;
+  items: Item[];
+}
+
+/**
+ * One page. Without a status: one Query stream over byStartTime, where each event item is
+ * followed by its invitee items, read until the event after the page shows up (so nextToken
+ * exists only when another meeting does). With a status: the page's event items come from the
+ * byStatus index (a key condition: canceled meetings are found without reading active ones),
+ * then each event's invitees from byStartTime (one Query per meeting, `listConcurrency` at
+ * once). Either way a page stops adding meetings once its JSON would pass the byte budget.
+ */
 export async function listMeetings(t: MeetingTable, userId: string, input: ListMeetingsInput): Promise<ListMeetingsResult> {
-const { doc, tableName } = t;
   const limit = Math.max(1, Math.min(100, Math.floor(input.limit)));
   let lo = input.from !== undefined ? normalizeIso(input.from) : undefined;
   let hi = input.to !== undefined ? normalizeIso(input.to) : undefined;
   let status = input.status;
-  let startKey: Item | undefined;
+  let cursor: { sk: string; id: string } | undefined;
   if (input.nextToken !== undefined) {
     // The token carries its query; parameters given again must agree with it.
     const token = decodeToken(input.nextToken, userId);
@@ -84,35 +97,136 @@ const { doc, tableName } = t;
     lo = token.lo;
     hi = token.hi;
     status = token.st ?? undefined;
-    startKey = { userId, startKey: token.sk, eventId: token.id };
+    cursor = { sk: token.sk, id: token.id };
   }
   if (!lo || !hi || lo >= hi) throw new InvalidInputError('invalid_window', '`from` must be an ISO-8601 time before `to`.');
-  // Ask for one more than we return: then nextToken exists only when another item does.
-  const items: Item[] = [];
-  for (;;) {
-    const res = await doc.send(
-      new QueryCommand({
-        TableName: tableName,
-        IndexName: 'byStartTime',
-        // startKey = "<fixed-width ISO>#<id>": BETWEEN from AND to is exactly [from, to).
-        KeyConditionExpression: 'userId = :u AND startKey BETWEEN :lo AND :hi',
-        ...(status ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } } : {}),
-        ExpressionAttributeValues: { ':u': userId, ':lo': lo, ':hi': hi, ...(status ? { ':status': status } : {}) },
-        Limit: limit + 1 - items.length,
-        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-      }),
-    );
-    items.push(...((res.Items as Item[] | undefined) ?? []));
-    startKey = res.LastEvaluatedKey as Item | undefined;
-    if (items.length > limit || !startKey) break;
+
+  const { groups, more: moreItems } = status
+    ? await statusPage(t, userId, status, lo, hi, limit, cursor)
+    : await windowPage(t, userId, lo, hi, limit, cursor);
+
+  // Events whose invitees were written before the event's start was known: read them by key range.
+  await Promise.all(groups.filter((g) => g.event.unplaced === true).map(async (g) => {
+    const [a, b] = eventRange(String(g.event.eventId));
+    const seen = new Set(g.items.map((i) => String(i.eventId)));
+    const rest = await queryAll(t, { KeyConditionExpression: 'userId = :u AND eventId BETWEEN :a AND :b', ExpressionAttributeValues: { ':u': userId, ':a': a, ':b': b } });
+    for (const i of rest) if (!seen.has(String(i.eventId))) g.items.push(i);
+  }));
+
+  // The byte bound: a page never carries more than the budget (but always one meeting).
+  const meetings: ApiMeeting[] = [];
+  let bytes = 64;
+  let kept = 0;
+  for (const g of groups) {
+    const state = assemble(String(g.event.eventId), g.items);
+    if (!state) continue;
+    const m = toApiMeeting(state);
+    if (status && m.status !== status) {
+      kept++;
+      continue;
+    }
+    const size = Buffer.byteLength(JSON.stringify(m)) + 1;
+    if (meetings.length > 0 && bytes + size > t.pageBudgetBytes) break;
+    bytes += size;
+    meetings.push(m);
+    kept++;
   }
-  const page = items.slice(0, limit);
-  const last = page[page.length - 1];
-  const more = items.length > limit;
+  const more = moreItems || kept < groups.length;
+  const lastGroup = groups[kept - 1];
+  const last = lastGroup ? (status ? lastGroup.event : lastGroup.items[lastGroup.items.length - 1]) : undefined;
   return {
-    meetings: page.map((i) => toApiMeeting(itemToState(i))),
+    meetings,
     ...(more && last
       ? { nextToken: encodeToken({ lo, hi, st: status ?? null, sk: String(last.startKey), id: String(last.eventId), u: userBinding(userId) }) }
       : {}),
   };
+}
+
+async function windowPage(t: MeetingTable, userId: string, lo: string, hi: string, limit: number, cursor: { sk: string; id: string } | undefined) {
+  const groups: Group[] = [];
+  let current: Group | undefined;
+  let startKey: Item | undefined = cursor ? { userId, startKey: cursor.sk, eventId: cursor.id } : undefined;
+  for (;;) {
+    const res: QueryCommandOutput = await t.doc.send(
+      new QueryCommand({
+        TableName: t.tableName,
+        IndexName: 'byStartTime',
+        // startKey = "<fixed-width ISO>#<id>[#i#<invitee>]": BETWEEN from AND to is exactly [from, to).
+        KeyConditionExpression: 'userId = :u AND startKey BETWEEN :lo AND :hi',
+        ExpressionAttributeValues: { ':u': userId, ':lo': lo, ':hi': hi },
+        Limit: Math.min(1000, (limit + 1) * 4),
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    for (const item of (res.Items as Item[] | undefined) ?? []) {
+      if (!isInviteeItem(item)) {
+        if (groups.length === limit) return { groups, more: true };
+        current = { event: item, items: [item] };
+        groups.push(current);
+      } else if (current && String(item.eventId).startsWith(`${String(current.event.eventId)}#`)) {
+        current.items.push(item);
+      }
+      // An invitee item whose event item is not stored yet (its write is still in flight) waits for it.
+    }
+    startKey = res.LastEvaluatedKey as Item | undefined;
+    if (!startKey) return { groups, more: false };
+  }
+}
+
+async function statusPage(
+  t: MeetingTable,
+  userId: string,
+  status: 'active' | 'canceled',
+  lo: string,
+  hi: string,
+  limit: number,
+  cursor: { sk: string; id: string } | undefined,
+) {
+  const events: Item[] = [];
+  const statusKey = `${userId}#${status}`;
+  let startKey: Item | undefined = cursor ? { statusKey, startKey: cursor.sk, userId, eventId: cursor.id } : undefined;
+  for (;;) {
+    const res: QueryCommandOutput = await t.doc.send(
+      new QueryCommand({
+        TableName: t.tableName,
+        IndexName: 'byStatus',
+        KeyConditionExpression: 'statusKey = :s AND startKey BETWEEN :lo AND :hi',
+        ExpressionAttributeValues: { ':s': statusKey, ':lo': lo, ':hi': hi },
+        Limit: limit + 1 - events.length,
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    events.push(...((res.Items as Item[] | undefined) ?? []));
+    startKey = res.LastEvaluatedKey as Item | undefined;
+    if (events.length > limit || !startKey) break;
+  }
+  const page = events.slice(0, limit);
+  const groups: Group[] = page.map((event) => ({ event, items: [event] }));
+  let next = 0;
+  const worker = async () => {
+    while (next < groups.length) {
+      const g = groups[next++] as Group;
+      const sk = String(g.event.startKey);
+      g.items.push(
+        ...(await queryAll(t, {
+          IndexName: 'byStartTime',
+          KeyConditionExpression: 'userId = :u AND startKey BETWEEN :a AND :b',
+          ExpressionAttributeValues: { ':u': userId, ':a': `${sk}#i#`, ':b': `${sk}#i#~` },
+        })),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, groups.length) }, worker));
+  return { groups, more: events.length > limit };
+}
+
+async function queryAll(t: MeetingTable, q: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>): Promise<Item[]> {
+  const out: Item[] = [];
+  let startKey: Item | undefined;
+  do {
+    const res: QueryCommandOutput = await t.doc.send(new QueryCommand({ TableName: t.tableName, ...q, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }));
+    out.push(...((res.Items as Item[] | undefined) ?? []));
+    startKey = res.LastEvaluatedKey as Item | undefined;
+  } while (startKey);
+  return out;
 }
