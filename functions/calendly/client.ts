@@ -20,6 +20,7 @@ import {
   type ScheduledEvent,
   type TokenSet,
   type WebhookSubscription,
+  REQUIRED_SCOPES,
 } from './port.js';
 import {
   apiErrorSchema,
@@ -64,7 +65,7 @@ export interface CalendlyClientOptions {
   random?: () => number;
   /** Used only when a token response has no created_at. */
   clock?: Clock;
-  /** Sent as `scope` on the authorize URL when set (Calendly does not document it: UNSURE). */
+  /** Space-separated scopes for the authorize URL. Default: REQUIRED_SCOPES. */
   scope?: string;
   userAgent?: string;
 }
@@ -317,7 +318,7 @@ export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort 
       u.searchParams.set('code_challenge', codeChallenge);
       u.searchParams.set('code_challenge_method', 'S256');
       u.searchParams.set('state', state);
-      if (opts.scope) u.searchParams.set('scope', opts.scope);
+      u.searchParams.set('scope', opts.scope ?? REQUIRED_SCOPES.join(' '));
       return u.toString();
     },
 

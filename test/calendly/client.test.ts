@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CalendlyPort, TokenSet } from '../../functions/calendly/port.js';
-import { CalendlyError, WEBHOOK_EVENTS } from '../../functions/calendly/port.js';
+import { CalendlyError, REQUIRED_SCOPES, WEBHOOK_EVENTS } from '../../functions/calendly/port.js';
 import { connectSandboxUser, sandboxClient, startSandbox, startWebhookReceiver, pkcePair, TEST_REDIRECT_URI, type Sandbox, type SandboxUser } from '../support/sandbox.js';
 
 let sandbox: Sandbox;
@@ -70,13 +70,14 @@ describe('OAuth through the client', () => {
     expect(tokens.organizationUri).toBe(user.organization);
     const expected = (Math.floor(sandbox.now() / 1000) + 7200) * 1000;
     expect(Math.abs(tokens.expiresAt - expected)).toBeLessThanOrEqual(5_000);
-    expect(tokens.scope).toBe('default');
+    expect(tokens.scope?.split(' ').sort()).toEqual([...REQUIRED_SCOPES].sort());
   });
 
-  it('authorizeUrl carries client_id, response_type, redirect_uri, PKCE S256 and state', () => {
+  it('authorizeUrl carries client_id, response_type, redirect_uri, PKCE S256, state and the four scopes', () => {
     const u = new URL(client.authorizeUrl({ state: 'st-1', codeChallenge: 'ch', redirectUri: TEST_REDIRECT_URI }));
     expect(u.origin + u.pathname).toBe(`${sandbox.baseUrl}/oauth/authorize`);
     expect(Object.fromEntries(u.searchParams)).toMatchObject({ client_id: sandbox.clientId, response_type: 'code', redirect_uri: TEST_REDIRECT_URI, code_challenge: 'ch', code_challenge_method: 'S256', state: 'st-1' });
+    expect(u.searchParams.get('scope')).toBe('users:read scheduled_events:read webhooks:read webhooks:write');
   });
 
   it('refresh rotates; the spent refresh token is refused with invalid_grant (no token in the error)', async () => {
@@ -351,7 +352,7 @@ describe('webhook deliveries triggered through the sandbox', () => {
 });
 
 describe('the client copes with either reading of UNSURE facts', () => {
-  afterEach(() => sandbox.setQuirks({ webhookCreateStatus: 201, returnSigningKey: false, webhookDeleteStatus: 204, expiredTokenMessage: 'The access token is invalid', tokenScope: 'default' }));
+  afterEach(() => sandbox.setQuirks({ webhookCreateStatus: 201, returnSigningKey: false, webhookDeleteStatus: 204, expiredTokenMessage: 'The access token is invalid' }));
 
   it('create answered 200 with signing_key echoed, delete answered 200', async () => {
     sandbox.setQuirks({ webhookCreateStatus: 200, returnSigningKey: true, webhookDeleteStatus: 200 });
