@@ -170,5 +170,11 @@ export function missingScopes(granted: string | undefined): string[] {
   return REQUIRED_SCOPES.filter((s) => !have.has(s));
 }
 
+/**
+ * The 403 `/scheduled_events` answers when it wants the organization named along with the user
+ * ("Please also specify organization when requesting events for a user within your organization.").
+ */
+export const isOrganizationFilterRequired = (e: unknown): boolean => isCalendlyError(e, 'forbidden') && /specify organization/i.test(e.message);
+
 /** The webhook events our subscriptions ask for. */
 export const WEBHOOK_EVENTS = ['invitee.created', 'invitee.canceled', 'invitee_no_show.created', 'invitee_no_show.deleted'];

@@ -32,6 +32,9 @@ export function syncDepsFrom(p: {
     recordSyncCompleted: async (userId, atMs) => {
       await connections.recordSyncCompleted(userId, atMs);
     },
+    rememberEventsFilter: async (userId, userUri, eventsFilter) => {
+      await connections.recordCalendlyFacts(userId, userUri, { eventsFilter });
+    },
     applyMeetings: (userId, updates) => p.meetings.applyMany(userId, updates),
     isAuthorizationRequired,
     syncState: p.syncState,

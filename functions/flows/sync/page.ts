@@ -1,6 +1,6 @@
 /** One page of Calendly's scheduled events (and their invitees) into the meetings table. */
 import type { Invitee, ScheduledEvent } from '../../calendly/port.js';
-import { isCalendlyError } from '../../calendly/port.js';
+import { isCalendlyError, isOrganizationFilterRequired } from '../../calendly/port.js';
 import { logger } from '../../shared/logger.js';
 import type { SyncRun } from '../../store/sync-state.js';
 import { LongRateLimitError, type SyncConnectionView, type SyncDeps, type SyncMeetingUpdate, type SyncOptions } from './types.js';
@@ -78,17 +78,32 @@ async function callCalendly<T>(
 export async function syncPage(deps: SyncDeps, opts: SyncOptions, userId: string, conn: SyncConnectionView, run: SyncRun, session: TokenSession) {
   session.startPage();
   const budget = { waits: 0 };
-  const page = await callCalendly(deps, opts, session, budget, (token) =>
+  // `user` alone is the documented way to list one's own events (`organization` needs an admin).
+  // Some accounts answer it with a 403 asking for the organization too: then both are sent, once,
+  // and the form is remembered on the connection (this view is held across pages too).
+  const list = (token: string, withOrganization: boolean) =>
     deps.calendly.listScheduledEventsPage(token, {
       user: conn.calendlyUserUri as string,
-      organization: conn.organizationUri,
+      ...(withOrganization && conn.organizationUri ? { organization: conn.organizationUri } : {}),
       minStartTime: run.minStartTime,
       maxStartTime: run.maxStartTime,
       count: opts.pageSize,
       sort: 'start_time:asc',
       ...(run.pageToken ? { pageToken: run.pageToken } : {}),
-    }),
-  );
+    });
+  const both = conn.eventsFilter === 'user_and_organization';
+  let page;
+  try {
+    page = await callCalendly(deps, opts, session, budget, (token) => list(token, both));
+  } catch (e) {
+    if (both || !conn.organizationUri || !isOrganizationFilterRequired(e)) throw e;
+    page = await callCalendly(deps, opts, session, budget, (token) => list(token, true));
+    conn.eventsFilter = 'user_and_organization';
+    logger.info('scheduled events need the organization filter for this connection', { userId });
+    await deps.rememberEventsFilter?.(userId, conn.calendlyUserUri as string, 'user_and_organization').catch((err: unknown) => {
+      logger.warn('could not remember the events filter; the next sync learns it again', { userId, error: err });
+    });
+  }
 
   const inviteesByEvent = new Array<Invitee[]>(page.items.length);
   let next = 0;

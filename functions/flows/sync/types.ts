@@ -2,6 +2,7 @@
 import type { CalendlyApiPort } from '../../calendly/port.js';
 import type { Clock, Queue, Sleeper } from '../../ports.js';
 import type { SyncStateStore } from '../../store/sync-state.js';
+import type { EventsFilter } from '../../domain/connection.js';
 import type { MeetingUpdate } from '../../domain/meeting/index.js';
 
 export const DAY_MS = 86_400_000;
@@ -53,6 +54,8 @@ export interface SyncConnectionView {
   status: string;
   calendlyUserUri?: string;
   organizationUri?: string;
+  /** The `/scheduled_events` filter form learned for this connection (default `user`). */
+  eventsFilter?: EventsFilter;
 }
 
 export interface SyncDeps {
@@ -61,6 +64,8 @@ export interface SyncDeps {
   getAccessToken(userId: string, opts?: { forceRefresh?: boolean; knownBadToken?: string }): Promise<string>;
   getConnection(userId: string): Promise<SyncConnectionView | undefined>;
   recordSyncCompleted(userId: string, atMs: number): Promise<void>;
+  /** Remembers the events filter form that worked, so later syncs do not pay its 403 again. */
+  rememberEventsFilter?(userId: string, userUri: string, filter: EventsFilter): Promise<void>;
   /** The meetings store's applyMany (forward-only rule shared with ingestion). */
   applyMeetings(userId: string, updates: SyncMeetingUpdate[]): Promise<{ applied: number; unchanged: number; requests?: number }>;
   /** True for the token function's "refresh refused, connection marked" error. */
