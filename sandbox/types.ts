@@ -205,6 +205,8 @@ export interface Sandbox {
   createUser(input: CreateUserInput): SandboxUser;
   setUserPlan(userUri: string, plan: UserPlan): void;
   setUserRole(userUri: string, role: UserRole): void;
+  /** Moves the user to another organization (a new one they own when none is given). */
+  moveUser(userUri: string, to?: { organization?: string; role?: UserRole }): SandboxUser;
   users(): SandboxUser[];
   userByEmail(email: string): SandboxUser | undefined;
   readonly defaultUser: SandboxUser;

@@ -112,7 +112,8 @@ async function refreshUnderLease(deps: TokenDeps, userId: string, owner: string,
   let leaseReleased = false;
   try {
     // Re-read under the lease: whoever held it before us may have stored a new pair already.
-    const cur = usableTokens(await deps.connections.getWithTokens(userId), allowCleanup);
+    const read = await deps.connections.getWithTokens(userId);
+    const cur = usableTokens(read, allowCleanup);
     if (cur.tokenVersion !== seenVersion && cur.expiresAt - deps.clock.now() > t.refreshAheadMs) return cur.accessToken;
 
     let fresh;
@@ -146,6 +147,13 @@ async function refreshUnderLease(deps: TokenDeps, userId: string, owner: string,
     if (saved === 'saved') {
       leaseReleased = true; // in the same write when the lease was still ours; otherwise it is not ours to release
       logger.info('calendly token refreshed', { userId });
+      // Every token answer names the user's organization; a user who moved is followed here.
+      const conn = read?.conn;
+      if (conn?.calendlyUserUri === fresh.ownerUri && fresh.organizationUri && conn.organizationUri && fresh.organizationUri !== conn.organizationUri) {
+        await deps.connections.recordCalendlyFacts(userId, fresh.ownerUri, { organizationUri: fresh.organizationUri }).catch((e: unknown) => {
+          logger.warn('could not store the organization named by the token answer', { userId, error: e });
+        });
+      }
       return fresh.accessToken;
     }
     // A newer pair (or a disconnect) landed while we refreshed; the stored state wins.

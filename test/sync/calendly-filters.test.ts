@@ -4,7 +4,9 @@
  * moved to another organization.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkConnectionHealth } from '../../functions/flows/health/index.js';
 import { processSyncMessage } from '../../functions/flows/sync/index.js';
+import { healthDepsFrom } from '../../functions/wiring/health-worker.js';
 import { connectUser, meetingItems, startHarness, type Harness } from './harness.js';
 
 const DAY = 86_400_000;
@@ -57,5 +59,53 @@ describe('/scheduled_events is listed by user; the organization only when Calend
     expect((await sync(userId, 'm-403')).outcome).toBe('dropped');
     expect(h.sandbox.calls()['GET /scheduled_events']).toBe(1);
     expect((await h.connections.get(userId))?.eventsFilter).toBeUndefined();
+  });
+});
+
+describe('a user who moved to another organization', { timeout: 90_000 }, () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h?.close());
+
+  it('the health check re-reads /users/me on the 403 under the stored organization, retries once there, stores it and repairs the hook under it', async () => {
+    const { userId, user } = await connectUser(h, 'mover@example.test');
+    const deps = healthDepsFrom(h.cd);
+    expect((await checkConnectionHealth(deps, { userId, force: true })).outcome).toBe('healthy');
+    const moved = h.sandbox.moveUser(user.uri);
+    expect(moved.organization).not.toBe(user.organization);
+    h.sandbox.resetCalls();
+    const r = await checkConnectionHealth(deps, { userId, force: true });
+    // Its hook lives under the old organization: not listed under the new one, so it is re-created there.
+    expect(r).toMatchObject({ outcome: 'repaired', problem: 'missing' });
+    expect(h.sandbox.calls()['GET /users/me']).toBe(1);
+    expect((await h.connections.get(userId))?.organizationUri).toBe(moved.organization);
+    expect(h.sandbox.webhooks(user.uri).filter((w) => w.state === 'active' && w.organization === moved.organization)).toHaveLength(1);
+    // Later checks go straight to the new organization: one call.
+    h.sandbox.resetCalls();
+    expect((await checkConnectionHealth(deps, { userId, force: true })).outcome).toBe('healthy');
+    expect(h.sandbox.calls()).toEqual({ 'GET /webhook_subscriptions': 1 });
+  });
+
+  it('a refresh whose token answer names another organization stores it', async () => {
+    const { userId, user } = await connectUser(h, 'refresh-mover@example.test');
+    const moved = h.sandbox.moveUser(user.uri);
+    await h.cd.connections.recordCalendlyFacts(userId, user.uri, { eventsFilter: 'user_and_organization' });
+    const { getAccessToken } = await import('../../functions/flows/tokens.js');
+    await getAccessToken(h.cd, userId, { forceRefresh: true });
+    const conn = await h.connections.get(userId);
+    expect(conn?.organizationUri).toBe(moved.organization);
+    // The events filter was learned under the old organization: forgotten.
+    expect(conn?.eventsFilter).toBeUndefined();
+  });
+
+  it('a 403 while the user is still in the stored organization is not retried', async () => {
+    const { userId } = await connectUser(h, 'stayer@example.test');
+    h.sandbox.inject({ method: 'GET', path: '/webhook_subscriptions', status: 403, body: { title: 'Permission Denied', message: 'You do not have permission to access this resource.' } });
+    h.sandbox.resetCalls();
+    expect((await checkConnectionHealth(healthDepsFrom(h.cd), { userId, force: true })).outcome).toBe('error');
+    expect(h.sandbox.calls()['GET /webhook_subscriptions']).toBe(1);
+    expect(h.sandbox.calls()['GET /users/me']).toBe(1);
   });
 });
