@@ -45,6 +45,11 @@ export interface SandboxOptions {
   defaultPlan?: UserPlan;
   /** One API limit (requests/user/minute) for every user, overriding the plans' 50 / 500. */
   apiRateLimit?: number;
+  /**
+   * Length of an API rate window (ms). Default 60 000, Calendly's minute. A bench may shorten it
+   * to measure the same pacing in less time (and scale what it reports).
+   */
+  rateWindowMs?: number;
   /** Scopes auto-approve (and approve() without `decline`) leaves unticked. Default none. */
   declinedScopes?: string[];
   /** Token requests per user per minute before 429 (Calendly: 8). */

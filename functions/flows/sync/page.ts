@@ -43,11 +43,22 @@ export class TokenSession {
   }
 }
 
+/**
+ * The page's waits for the rate budget. The invitee lists run several at once, and when the
+ * window's budget is spent they all learn it together: they share one wait (counted once), so a
+ * spent window costs one pause, not one per worker.
+ */
+interface PageBudget {
+  waits: number;
+  /** The wait in progress, while there is one. */
+  pause?: Promise<void>;
+}
+
 async function callCalendly<T>(
   deps: SyncDeps,
   opts: SyncOptions,
   session: TokenSession,
-  budget: { waits: number },
+  budget: PageBudget,
   fn: (token: string) => Promise<T>,
 ): Promise<T> {
   let token = await session.current();
@@ -61,10 +72,19 @@ async function callCalendly<T>(
       }
       if (isCalendlyError(e, 'rate_limited')) {
         const waitMs = e.retryAfterMs ?? 60_000;
+        if (budget.pause) {
+          // Another worker is already waiting for this window to reset: wait with it.
+          await budget.pause;
+          continue;
+        }
         if (waitMs <= opts.maxInlineWaitMs && budget.waits < opts.maxInlineWaitsPerPage) {
           budget.waits += 1;
           logger.info('sync rate limited; waiting', { waitMs });
-          await deps.sleeper.sleep(waitMs);
+          const pause = deps.sleeper.sleep(waitMs).finally(() => {
+            if (budget.pause === pause) delete budget.pause;
+          });
+          budget.pause = pause;
+          await pause;
           continue;
         }
         throw new LongRateLimitError(waitMs);
@@ -77,7 +97,7 @@ async function callCalendly<T>(
 /** Fetches one page of events and their invitees, stores them, answers the next cursor. */
 export async function syncPage(deps: SyncDeps, opts: SyncOptions, userId: string, conn: SyncConnectionView, run: SyncRun, session: TokenSession) {
   session.startPage();
-  const budget = { waits: 0 };
+  const budget: PageBudget = { waits: 0 };
   // `user` alone is the documented way to list one's own events (`organization` needs an admin).
   // Some accounts answer it with a 403 asking for the organization too: then both are sent, once,
   // and the form is remembered on the connection (this view is held across pages too).
