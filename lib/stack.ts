@@ -200,7 +200,7 @@ export class CalendlyConnectorStack extends Stack {
       APP_REDIRECT_URL: appRedirectUrl.valueAsString,
       CALENDLY_AUTH_URL: contextString(this, 'calendlyAuthUrl') ?? 'https://auth.calendly.com',
       CALENDLY_API_URL: contextString(this, 'calendlyApiUrl') ?? 'https://api.calendly.com',
-      WEBHOOK_TOLERANCE_SECONDS: contextString(this, 'webhookToleranceSeconds') ?? '180',
+      WEBHOOK_TOLERANCE_SECONDS: contextString(this, 'webhookToleranceSeconds') ?? '90000',
     };
     const queueUrlEnv: Record<QueueName, string> = { sync: 'SYNC_QUEUE_URL', health: 'HEALTH_QUEUE_URL' };
 

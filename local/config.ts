@@ -112,7 +112,7 @@ const fields = {
   CALENDLY_WEBHOOK_SIGNING_KEY: z.preprocess(unsetIfEmpty, z.string().max(1024, 'is longer than 1024 characters').optional()),
   DATA_DIR: z.preprocess(unsetIfEmpty, z.string().optional()),
   HEALTH_CHECK_INTERVAL_SECONDS: z.preprocess(unsetIfEmpty, intIn(0, 7 * 86400).optional()),
-  WEBHOOK_TOLERANCE_SECONDS: z.preprocess(unsetIfEmpty, intIn(1, 3600).optional()),
+  WEBHOOK_TOLERANCE_SECONDS: z.preprocess(unsetIfEmpty, intIn(1, 172_800).optional()),
   RECONCILE_INTERVAL_SECONDS: z.preprocess(unsetIfEmpty, intIn(60, 30 * 86400).optional()),
   TOKEN_ENCRYPTION_KEY: z.preprocess(
     unsetIfEmpty,
@@ -180,7 +180,7 @@ export function loadConfig(env: Record<string, string | undefined>): LocalConfig
     calendly,
     dataDir: f.DATA_DIR ?? '.data',
     healthIntervalSeconds: f.HEALTH_CHECK_INTERVAL_SECONDS ?? 900,
-    webhookToleranceSeconds: f.WEBHOOK_TOLERANCE_SECONDS ?? 180,
+    webhookToleranceSeconds: f.WEBHOOK_TOLERANCE_SECONDS ?? 90_000,
     reconcileIntervalSeconds: f.RECONCILE_INTERVAL_SECONDS ?? 86400,
     tokenEncryptionKey: f.TOKEN_ENCRYPTION_KEY,
     logLevel: f.LOG_LEVEL ?? 'INFO',

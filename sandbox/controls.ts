@@ -65,7 +65,10 @@ export function controlRoutes(sb: () => Sandbox, state: SandboxState): Route[] {
       const p = plan(b.plan);
       if (b.role !== undefined && !r) throw new Error('role must be user, admin or owner');
       if (b.plan !== undefined && !p) throw new Error('plan must be free or paid');
-      if (r) sb().setUserRole(uri, r);
+      if (b.organization !== undefined) {
+        if (typeof b.organization !== 'string') throw new Error('organization must be a URI, or "new"');
+        sb().moveUser(uri, { ...(b.organization === 'new' ? {} : { organization: b.organization }), ...(r ? { role: r } : {}) });
+      } else if (r) sb().setUserRole(uri, r);
       if (p) sb().setUserPlan(uri, p);
       return ok(sb().users().find((u) => u.uri === uri));
     }),

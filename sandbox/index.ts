@@ -20,7 +20,7 @@ import { SandboxState } from './state.js';
 import { deleteWebhookAtCalendly, disableWebhook, webhookViews } from './subscriptions.js';
 import { expireAccessTokens, mintTokens, revokeAllTokens } from './tokens.js';
 import type { CreateUserInput, Sandbox, SandboxOptions } from './types.js';
-import { createUser, listUsers, setUserPlan, setUserRole, userByEmail } from './users.js';
+import { createUser, listUsers, moveUser, setUserPlan, setUserRole, userByEmail } from './users.js';
 
 export * from './types.js';
 export { ACCESS_TOKEN_TTL_S, CODE_TTL_MS, DISABLE_AFTER_MS, VALID_EVENTS } from './records.js';
@@ -63,6 +63,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     createUser: (input: CreateUserInput) => createUser(s, input),
     setUserPlan: (u, plan) => setUserPlan(s, u, plan),
     setUserRole: (u, role) => setUserRole(s, u, role),
+    moveUser: (u, to) => moveUser(s, u, to),
     users: () => listUsers(s),
     userByEmail: (email: string) => userByEmail(s, email),
     approve: (authorizeUrl: string, o: { email?: string; decline?: string[] } = {}) => decide(s, new URL(authorizeUrl).searchParams, 'allow', o.email, o.decline),

@@ -46,7 +46,7 @@ export class SandboxState {
   readonly log: DeliveryRecord[] = [];
   pending: PendingDelivery[] = [];
   deliverySeq = 0;
-  readonly apiWindows = new RateWindows();
+  readonly apiWindows: RateWindows;
   readonly tokenWindows = new RateWindows();
 
   constructor(opts: SandboxOptions) {
@@ -58,6 +58,7 @@ export class SandboxState {
     this.signingMode = opts.signingMode ?? 'auto';
     this.autoApprove = opts.autoApprove ?? true;
     this.apiLimit = opts.apiRateLimit ?? null;
+    this.apiWindows = new RateWindows(opts.rateWindowMs ?? 60_000);
     this.tokenLimit = opts.tokenRateLimit ?? 8;
     this.defaultPlan = opts.defaultPlan ?? 'free';
     this.declinedScopes = [...(opts.declinedScopes ?? [])];

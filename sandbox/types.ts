@@ -45,6 +45,11 @@ export interface SandboxOptions {
   defaultPlan?: UserPlan;
   /** One API limit (requests/user/minute) for every user, overriding the plans' 50 / 500. */
   apiRateLimit?: number;
+  /**
+   * Length of an API rate window (ms). Default 60 000, Calendly's minute. A bench may shorten it
+   * to measure the same pacing in less time (and scale what it reports).
+   */
+  rateWindowMs?: number;
   /** Scopes auto-approve (and approve() without `decline`) leaves unticked. Default none. */
   declinedScopes?: string[];
   /** Token requests per user per minute before 429 (Calendly: 8). */
@@ -205,6 +210,8 @@ export interface Sandbox {
   createUser(input: CreateUserInput): SandboxUser;
   setUserPlan(userUri: string, plan: UserPlan): void;
   setUserRole(userUri: string, role: UserRole): void;
+  /** Moves the user to another organization (a new one they own when none is given). */
+  moveUser(userUri: string, to?: { organization?: string; role?: UserRole }): SandboxUser;
   users(): SandboxUser[];
   userByEmail(email: string): SandboxUser | undefined;
   readonly defaultUser: SandboxUser;

@@ -48,6 +48,19 @@ export function setUserRole(s: SandboxState, userUri: string, role: UserRole): v
   s.requireUser(userUri).role = role;
 }
 
+/**
+ * The user leaves their organization for another (a new one they own when none is given, else
+ * as a plain member unless `role` says so). Their subscriptions stay under the old organization;
+ * API calls naming the old one are refused from now on, and token answers carry the new one.
+ */
+export function moveUser(s: SandboxState, userUri: string, to: { organization?: string; role?: UserRole } = {}): SandboxUser {
+  const u = s.requireUser(userUri);
+  u.organization = to.organization ?? `${s.baseUrl}/organizations/${uuid()}`;
+  u.role = to.role ?? (to.organization ? 'user' : 'owner');
+  u.updatedAt = s.now();
+  return userView(u);
+}
+
 export function listUsers(s: SandboxState): SandboxUser[] {
   return [...s.users.values()].map(userView);
 }

@@ -20,6 +20,7 @@ import {
   type ScheduledEvent,
   type TokenSet,
   type WebhookSubscription,
+  REQUIRED_SCOPES,
 } from './port.js';
 import {
   apiErrorSchema,
@@ -37,10 +38,6 @@ import {
   type TokenResponse,
   type webhookSubscriptionSchema,
 } from './schemas.js';
-
-
-/** What the service needs: /users/me, webhook list/get, webhook create/delete, events and invitees. */
-export const REQUIRED_SCOPES = ['users:read', 'scheduled_events:read', 'webhooks:read', 'webhooks:write'] as const;
 
 export interface CalendlyClientOptions {
   /** https://auth.calendly.com in production; the sandbox base locally. */
@@ -61,7 +58,11 @@ export interface CalendlyClientOptions {
   maxRetries?: number;
   /** First backoff step; doubles per retry, with jitter. Default 200 ms. */
   backoffBaseMs?: number;
-  /** A 429 on an idempotent call is retried once if X-RateLimit-Reset is at most this. Default 5 000 ms. */
+  /**
+   * A 429 on an idempotent call is retried once if X-RateLimit-Reset is at most this; a call the
+   * rate budget says would be refused waits this long at most, else fails as rate_limited without
+   * being sent. Default 5 000 ms.
+   */
   maxRateLimitWaitMs?: number;
   sleeper?: Sleeper;
   /** Source of jitter in [0, 1). */
@@ -94,9 +95,25 @@ interface CallSpec {
   idempotent: boolean;
   /** Values that must never appear in an error message. */
   secrets: string[];
+  /** The bearer token, when the call spends that user's API budget. */
+  token?: string;
 }
 
 const SECRET_PLACEHOLDER = '[redacted]';
+
+/**
+ * What Calendly's X-RateLimit-* headers said of one access token's budget (the limit is per user;
+ * a user's calls share one token until it is refreshed). `inFlight` counts calls sent and not
+ * yet answered, so concurrent callers do not all spend the last request of a window.
+ */
+interface RateBudget {
+  remaining: number;
+  resetAt: number;
+  inFlight: number;
+}
+
+/** Budgets kept per client; the oldest are dropped past this (a token is refreshed every 2 h). */
+const MAX_BUDGETS = 1_000;
 
 export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort {
   const authBase = opts.authBaseUrl.replace(/\/+$/, '');
@@ -143,6 +160,53 @@ export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort 
     return 60_000;
   };
 
+  // ---- Rate budget: pace calls by what the last answers said instead of spending 429s.
+  const budgets = new Map<string, RateBudget>();
+
+  /**
+   * Before a call with `token`: when the known budget of the current window is spent (counting
+   * calls in flight), wait for the window to reset if that is short, or fail as rate_limited
+   * without sending. Answers a release function to call once the answer (or failure) is in.
+   */
+  async function takeBudget(token: string, label: string, secrets: string[]): Promise<() => void> {
+    const b = budgets.get(token);
+    if (b) {
+      const now = clock.now();
+      if (now >= b.resetAt) budgets.delete(token);
+      else if (b.remaining - b.inFlight <= 0) {
+        const wait = b.resetAt - now;
+        if (wait > maxRateWait) throw fail('rate_limited', `Calendly ${label} rate budget spent; retry in ${Math.ceil(wait / 1000)} s`, secrets, 429, wait);
+        await sleeper.sleep(wait + Math.round(random() * 100));
+        budgets.delete(token);
+      }
+    }
+    const cur = budgets.get(token);
+    if (cur) cur.inFlight += 1;
+    let released = false;
+    return () => {
+      if (released || !cur) return;
+      released = true;
+      cur.inFlight = Math.max(0, cur.inFlight - 1);
+    };
+  }
+
+  /** Records X-RateLimit-Remaining/Reset of an answer to a call made with `token`. */
+  function noteBudget(token: string, res: RawResponse): void {
+    const remaining = Number(header(res.headers, 'x-ratelimit-remaining'));
+    const reset = Number(header(res.headers, 'x-ratelimit-reset'));
+    if (!Number.isFinite(remaining) || !Number.isFinite(reset)) return;
+    const resetAt = clock.now() + Math.ceil(reset * 1000);
+    const b = budgets.get(token);
+    // Answers to concurrent calls arrive out of order: within one window the lowest count wins.
+    if (b && Math.abs(b.resetAt - resetAt) < 1_500) {
+      b.remaining = Math.min(b.remaining, remaining);
+      return;
+    }
+    if (budgets.size >= MAX_BUDGETS) budgets.delete(budgets.keys().next().value as string);
+    // A new window: calls still in flight were counted against the old one.
+    budgets.set(token, { remaining, resetAt, inFlight: 0 });
+  }
+
   /**
    * One logical call: retries idempotent requests on network errors and 5xx (bounded, jittered)
    * and once on a short 429. Answers any other status to the caller.
@@ -152,6 +216,7 @@ export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort 
     let rateRetried = false;
     for (;;) {
       let res: RawResponse;
+      const release = spec.token ? await takeBudget(spec.token, spec.label, spec.secrets) : undefined;
       try {
         const r = await request(spec.url, {
           method: spec.method,
@@ -162,7 +227,9 @@ export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort 
           bodyTimeout,
         });
         res = { status: r.statusCode, headers: r.headers, text: await r.body.text() };
+        if (spec.token) noteBudget(spec.token, res);
       } catch (err) {
+        release?.();
         const code = (err as { code?: unknown }).code;
         const what = typeof code === 'string' ? code : (err as Error).name || 'error';
         if (spec.idempotent && attempt < maxRetries) {
@@ -172,6 +239,7 @@ export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort 
         // No `cause`: undici errors can carry request details; the code says enough.
         throw fail('network', `Calendly ${spec.label} failed: ${what}${spec.idempotent ? ` after ${attempt + 1} attempts` : ''}`, spec.secrets);
       }
+      release?.();
       if (res.status >= 500) {
         if (spec.idempotent && attempt < maxRetries) {
           await sleeper.sleep(backoff(attempt++));
@@ -184,6 +252,8 @@ export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort 
         if (spec.idempotent && !rateRetried && wait <= maxRateWait) {
           rateRetried = true;
           await sleeper.sleep(wait + Math.round(random() * 250));
+          // Waited for the reset: the window the 429 spoke of is over.
+          if (spec.token) budgets.delete(spec.token);
           continue;
         }
         throw fail('rate_limited', `Calendly ${spec.label} rate limited; retry in ${Math.ceil(wait / 1000)} s`, spec.secrets, 429, wait);
@@ -237,6 +307,7 @@ export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort 
   async function apiCall<S extends z.ZodType>(spec: Omit<CallSpec, 'headers'> & { token: string; json?: unknown }, schema: S): Promise<z.infer<S>> {
     const full: CallSpec = {
       ...spec,
+      token: spec.token,
       headers: { authorization: `Bearer ${spec.token}`, ...(spec.json !== undefined ? { 'content-type': 'application/json' } : {}) },
       ...(spec.json !== undefined ? { body: JSON.stringify(spec.json) } : {}),
       secrets: [spec.token, ...spec.secrets],
@@ -379,7 +450,7 @@ export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort 
 
     async deleteWebhookSubscription(accessToken, uri) {
       const label = 'DELETE /webhook_subscriptions/{uuid}';
-      const spec: CallSpec = { method: 'DELETE', url: apiUri(uri, label), label, headers: { authorization: `Bearer ${accessToken}` }, idempotent: true, secrets: [accessToken] };
+      const spec: CallSpec = { method: 'DELETE', url: apiUri(uri, label), label, headers: { authorization: `Bearer ${accessToken}` }, idempotent: true, secrets: [accessToken], token: accessToken };
       const res = await send(spec);
       if (res.status === 404) return 'gone';
       if (res.status >= 200 && res.status < 300) return 'deleted';

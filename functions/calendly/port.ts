@@ -153,5 +153,30 @@ export class CalendlyError extends Error {
 export const isCalendlyError = (e: unknown, kind?: CalendlyErrorKind): e is CalendlyError =>
   e instanceof CalendlyError && (kind === undefined || e.kind === kind);
 
+/**
+ * The OAuth scopes the service asks for at connect. Calendly grants no API access to a new app
+ * that requests none, and answers 403 Permission Denied on any endpoint whose scope is missing.
+ */
+export const REQUIRED_SCOPES = ['users:read', 'scheduled_events:read', 'webhooks:read', 'webhooks:write'] as const;
+
+/**
+ * The required scopes a token answer's `scope` lacks (space-separated, any order); none when it
+ * has all. An answer without `scope`, or with the legacy `default` of an app created before
+ * scopes existed (which gets everything), names no limit and lacks nothing: the API's own 403
+ * is then the judge.
+ */
+export function missingScopes(granted: string | undefined): string[] {
+  if (granted === undefined) return [];
+  const have = new Set(granted.split(/\s+/).filter(Boolean));
+  if (have.has('default')) return [];
+  return REQUIRED_SCOPES.filter((s) => !have.has(s));
+}
+
+/**
+ * The 403 `/scheduled_events` answers when it wants the organization named along with the user
+ * ("Please also specify organization when requesting events for a user within your organization.").
+ */
+export const isOrganizationFilterRequired = (e: unknown): boolean => isCalendlyError(e, 'forbidden') && /specify organization/i.test(e.message);
+
 /** The webhook events our subscriptions ask for. */
 export const WEBHOOK_EVENTS = ['invitee.created', 'invitee.canceled', 'invitee_no_show.created', 'invitee_no_show.deleted'];

@@ -1,3 +1,4 @@
+import { missingScopes } from '../calendly/port.js';
 import { randomToken } from '../shared/crypto.js';
 import { DomainError } from '../domain/errors.js';
 import { logger } from '../shared/logger.js';
@@ -18,7 +19,8 @@ export type CallbackReason =
   | 'missing_code'
   | 'exchange_failed'
   | 'connection_busy'
-  | 'connect_incomplete';
+  | 'connect_incomplete'
+  | 'insufficient_scope';
 
 export interface CallbackAnswer {
   /** Where to send the browser: APP_REDIRECT_URL with calendly=connected or calendly=error&reason=… */
@@ -40,8 +42,8 @@ export interface CallbackAnswer {
  * crash between steps can lose A's tokens while A's hook still exists. After B is finished, A's
  * hooks are deleted with A's token and A's tokens revoked (finishPendingCleanup); if Calendly is
  * unreachable A stays parked for the next connect/disconnect/finishPendingCleanup. When A was
- * `authorization_required` its grant is dead: nothing can be done at Calendly (its hook answers
- * 410 until Calendly disables it). Same account: none of this, no extra call.
+ * `authorization_required` its grant is dead: nothing can be done at Calendly with a token (its
+ * hook's next delivery gets 410, and Calendly deletes the subscription at once). Same account: none of this, no extra call.
  */
 export async function completeConnect(
   deps: ConnectionDeps,
@@ -65,6 +67,15 @@ export async function completeConnect(
   } catch (e) {
     logger.warn('oauth code exchange failed', { userId, kind: e instanceof Error ? e.name : 'unknown' });
     return fail('exchange_failed');
+  }
+  // The person may untick scopes on Calendly's consent screen. A grant without all four cannot
+  // keep a connection working, so it connects nothing: no store write, no hook, and the pair is
+  // given back (both tokens, since whether revoking one revokes its sibling is not known).
+  const missing = missingScopes(tokens.scope);
+  if (missing.length) {
+    logger.warn('calendly grant lacks required scopes; nothing connected', { userId, missing });
+    await Promise.all([deps.calendly.revoke(tokens.refreshToken), deps.calendly.revoke(tokens.accessToken)].map((p) => p.catch(() => undefined)));
+    return fail('insufficient_scope');
   }
 
   // Store the pair and take the connection lease in one write (waiting for a running flow).

@@ -44,7 +44,7 @@ export const tuningOf = (deps: { tuning?: Partial<Tuning> }): Tuning => ({ ...DE
 /** What getAccessToken needs (health checks and syncs build just this). */
 export interface TokenDeps {
   connections: ConnectionStore;
-  calendly: Pick<CalendlyPort, 'refresh'>;
+  calendly: Pick<CalendlyPort, 'refresh' | 'revoke'>;
   clock: Clock;
   sleeper: Sleeper;
   tuning?: Partial<Tuning>;

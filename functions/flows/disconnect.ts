@@ -110,8 +110,8 @@ async function cleanUp(deps: CleanupDeps, userId: string, owner: string, conn: C
  * that stored the new account's pair). Called under the connection lease. With the parked
  * tokens: delete our hooks under that account (404 = gone), revoke its tokens. Its recorded
  * hook key is retired either way, so its deliveries get 410. Without tokens (the account was
- * `authorization_required`: its grant is dead) nothing can be done at Calendly: its hook keeps
- * existing there, answered 410, until Calendly disables it. 'pending' = Calendly unreachable:
+ * `authorization_required`: its grant is dead) nothing can be done at Calendly with a token: its
+ * hook's next delivery is answered 410, and Calendly deletes the subscription at once. 'pending' = Calendly unreachable:
  * the account stays parked for the next try (another connect, a disconnect, or whoever calls
  * finishPendingCleanup).
  */
@@ -171,8 +171,8 @@ interface AccountAtCalendly {
 
 /**
  * Deletes every hook of ours under one Calendly account and revokes its tokens. Without a usable
- * token (refused refresh, nothing stored) there is nothing we can do at Calendly: the hooks then
- * answer 410 until Calendly disables them.
+ * token (refused refresh, nothing stored) there is nothing we can do at Calendly: the hooks' next
+ * deliveries are answered 410, which makes Calendly delete them at once.
  */
 async function cleanUpAtCalendly(deps: CleanupDeps, userId: string, account: AccountAtCalendly): Promise<void> {
   let token: string;
@@ -209,7 +209,7 @@ async function cleanUpAtCalendly(deps: CleanupDeps, userId: string, account: Acc
           await withToken((tok) => deps.calendly.deleteWebhookSubscription(tok, h.uri));
         } catch (e) {
           // Unreachable → the cleanup stays pending (thrown on); refused for another reason →
-          // logged, and the hook answers 410 until Calendly disables it.
+          // logged; the hook's next delivery is answered 410, which deletes it at Calendly.
           if (isTransientCalendly(e) || e instanceof AuthorizationRequiredError) throw e;
           logger.warn('calendly refused to delete a webhook on disconnect', { userId, kind: isCalendlyError(e) ? e.kind : 'unknown' });
           continue;

@@ -59,8 +59,8 @@ export interface IngestDeps {
   parked: ParkedWebhookStore;
   clock: Clock;
   toleranceSeconds: number;
-  /** Counts a metric (EMF in Lambda). */
-  metric(name: string, value: number): void;
+  /** Counts a metric (EMF in Lambda), with optional extra dimensions. */
+  metric(name: string, value: number, dimensions?: Record<string, string>): void;
 }
 
 export interface IngestRequest {
@@ -98,19 +98,19 @@ export async function ingestWebhook(deps: IngestDeps, req: IngestRequest): Promi
     return { statusCode: 413, body: { error: 'payload_too_large', message: 'The webhook body is larger than 256 KiB.' } };
   }
 
-  // 2. Signature. The hook's own key is a candidate only if the hook exists; an unknown hook
-  //    still verifies against the app key, so only a genuinely signed request learns it is gone.
-  //    The hook item and the app key are fetched together (the key is usually cached; when it
-  //    is not, its fetch no longer waits for the hook read). Nothing is written before the
-  //    verdict, and the verdict is taken over both candidates at once (constant-time, no hint
-  //    of which key matched).
+  // 2. Signature. Calendly signs a delivery with the signing key we sent when creating that
+  //    hook, so the hook's own key is the first candidate; the app-wide key is the fallback (a
+  //    hook created without a key of ours). An unknown hook still verifies against the app key,
+  //    so only a genuinely signed request learns it is gone. The hook item and the app key are
+  //    fetched together; nothing is written before the verdict, and the verdict compares every
+  //    candidate (constant-time, no timing hint of which key matched).
   const [hook, appKey] = await Promise.all([
     HOOK_KEY.test(req.hookKey) ? deps.hookKeys.get(req.hookKey) : Promise.resolve(undefined),
     deps.appKey.current(),
   ]);
   const candidates = (key: string): CandidateKey[] => [
-    { label: 'app', key },
     ...(hook ? [{ label: 'hook', key: hook.signingKey }] : []),
+    { label: 'app', key },
   ];
   const nowMs = deps.clock.now();
   const check = (keys: CandidateKey[]) =>
@@ -125,6 +125,8 @@ export async function ingestWebhook(deps: IngestDeps, req: IngestRequest): Promi
     logger.warn('webhook rejected', { reason: verdict.reason, hookKnown: hook !== undefined, bytes: req.body.length });
     return unauthorized(verdict.reason);
   }
+  // Which key Calendly signs with is the kind of fact that changes without notice: counted.
+  deps.metric('WebhookSignatureKey', 1, { key: verdict.matched });
 
   // 3. Whose is it, and is it still wanted?
   if (!hook || hook.state === 'retired') {

@@ -1,4 +1,4 @@
-import { isCalendlyError } from '../calendly/port.js';
+import { isCalendlyError, missingScopes } from '../calendly/port.js';
 import { AuthorizationRequiredError, NotFoundError, UnavailableError } from '../domain/errors.js';
 import { randomToken } from '../shared/crypto.js';
 import { logger } from '../shared/logger.js';
@@ -112,17 +112,26 @@ async function refreshUnderLease(deps: TokenDeps, userId: string, owner: string,
   let leaseReleased = false;
   try {
     // Re-read under the lease: whoever held it before us may have stored a new pair already.
-    const cur = usableTokens(await deps.connections.getWithTokens(userId), allowCleanup);
+    const read = await deps.connections.getWithTokens(userId);
+    const cur = usableTokens(read, allowCleanup);
     if (cur.tokenVersion !== seenVersion && cur.expiresAt - deps.clock.now() > t.refreshAheadMs) return cur.accessToken;
 
     let fresh;
     try {
       fresh = await deps.calendly.refresh(cur.refreshToken);
     } catch (e) {
-      if (isCalendlyError(e, 'invalid_grant')) return await onRefused(deps, userId, cur.tokenVersion, allowCleanup);
+      if (isCalendlyError(e, 'invalid_grant')) return await onRefused(deps, userId, cur.tokenVersion, allowCleanup, REFUSED);
       // Anything else (network, 5xx, 429) leaves the stored pair as it is. If Calendly did
       // rotate before the answer was lost, the next refresh will get invalid_grant (see top).
       throw e;
+    }
+    const missing = missingScopes(fresh.scope);
+    if (missing.length) {
+      // The grant shrank (scopes withdrawn since connect): the connection cannot keep working,
+      // so the pair is given back rather than stored and the user must authorize again.
+      logger.warn('calendly refresh granted fewer scopes than required', { userId, missing });
+      await Promise.all([deps.calendly.revoke(fresh.refreshToken), deps.calendly.revoke(fresh.accessToken)].map((p) => p.catch(() => undefined)));
+      return await onRefused(deps, userId, cur.tokenVersion, allowCleanup, SHRUNK);
     }
     // Persist before anything uses the new token. The stored refresh token is spent now, so
     // this pair is the connection's only future: a failed write is retried a few times before
@@ -138,6 +147,13 @@ async function refreshUnderLease(deps: TokenDeps, userId: string, owner: string,
     if (saved === 'saved') {
       leaseReleased = true; // in the same write when the lease was still ours; otherwise it is not ours to release
       logger.info('calendly token refreshed', { userId });
+      // Every token answer names the user's organization; a user who moved is followed here.
+      const conn = read?.conn;
+      if (conn?.calendlyUserUri === fresh.ownerUri && fresh.organizationUri && conn.organizationUri && fresh.organizationUri !== conn.organizationUri) {
+        await deps.connections.recordCalendlyFacts(userId, fresh.ownerUri, { organizationUri: fresh.organizationUri }).catch((e: unknown) => {
+          logger.warn('could not store the organization named by the token answer', { userId, error: e });
+        });
+      }
       return fresh.accessToken;
     }
     // A newer pair (or a disconnect) landed while we refreshed; the stored state wins.
@@ -148,20 +164,24 @@ async function refreshUnderLease(deps: TokenDeps, userId: string, owner: string,
   }
 }
 
-async function onRefused(deps: TokenDeps, userId: string, tokenVersion: number, allowCleanup: boolean): Promise<string> {
-  const marked = await deps.connections.markAuthorizationRequired(userId, {
-    tokenVersion,
-    nowMs: deps.clock.now(),
-    code: 'refresh_refused',
-    message: 'Calendly refused the refresh token; the user must authorize again.',
-  });
+const REFUSED = { code: 'refresh_refused', message: 'Calendly refused the refresh token; the user must authorize again.' };
+const SHRUNK = { code: 'insufficient_scope', message: 'Calendly no longer grants every scope the connection needs; the user must authorize again.' };
+
+async function onRefused(
+  deps: TokenDeps,
+  userId: string,
+  tokenVersion: number,
+  allowCleanup: boolean,
+  why: { code: string; message: string },
+): Promise<string> {
+  const marked = await deps.connections.markAuthorizationRequired(userId, { tokenVersion, nowMs: deps.clock.now(), ...why });
   if (!marked) {
     // Only when a newer pair was stored meanwhile (another lease holder outlived its lease) is
     // the refusal not the connection's end. Re-read and use that pair if so.
     const cur = await deps.connections.getWithTokens(userId);
     if (cur?.tokens && cur.tokens.tokenVersion !== tokenVersion) return usableTokens(cur, allowCleanup).accessToken;
   }
-  logger.warn('calendly refresh refused; connection needs authorization', { userId });
+  logger.warn('calendly refresh refused; connection needs authorization', { userId, code: why.code });
   throw new AuthorizationRequiredError();
 }
 

@@ -6,7 +6,7 @@
  * our sources) and are redacted the same way. The Lambda context is added at the handler edge.
  */
 import { LogFormatter, LogItem, Logger } from '@aws-lambda-powertools/logger';
-import type { LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
+import type { LogAttributes, LogItemExtraInput, LogItemMessage, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
 
 const SECRET_KEY = /token|secret|signing_?key|signingkey|password|authorization|code_?verifier|^code$|sealed/i;
 
@@ -47,7 +47,19 @@ export class RedactingLogFormatter extends LogFormatter {
   }
 }
 
-export const logger = new Logger({
+/**
+ * The Powertools Logger, except that lines under the configured level still reach `logSinks`
+ * (formatted and redacted, not printed): a test capturing lines to scan them for secrets sees
+ * every level while the output stays at WARN.
+ */
+class ServiceLogger extends Logger {
+  protected override processLogItem(logLevel: number, input: LogItemMessage, extraInput: LogItemExtraInput): void {
+    if (logSinks.length > 0 && logLevel < this.level) this.createAndPopulateLogItem(logLevel, input, extraInput);
+    super.processLogItem(logLevel, input, extraInput);
+  }
+}
+
+export const logger = new ServiceLogger({
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'calendly-connector',
   logLevel: (process.env.LOG_LEVEL ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO') as 'INFO',
   logFormatter: new RedactingLogFormatter(),

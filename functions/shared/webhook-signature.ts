@@ -56,9 +56,14 @@ export interface CandidateKey {
 
 export type VerifyResult = { ok: true; matched: string } | { ok: false; reason: SignatureFailure };
 
+/** How far ahead of our clock a `t` may be (clock skew); anything later was not signed by Calendly now. */
+export const MAX_FUTURE_SKEW_SECONDS = 300;
+
 /**
- * Checks the header against every candidate key. The timestamp must lie within
- * `toleranceSeconds` of now in either direction (a future t is as suspect as an old one).
+ * Checks the header against every candidate key. The timestamp may be up to `toleranceSeconds`
+ * old (Calendly retries a failed delivery for 24 h and may keep the first attempt's `t`; the
+ * write it leads to is forward-only, so a replay changes nothing) and at most
+ * `maxFutureSeconds` ahead.
  */
 export function verifySignature(input: {
   header: string | undefined;
@@ -66,11 +71,13 @@ export function verifySignature(input: {
   keys: readonly CandidateKey[];
   nowMs: number;
   toleranceSeconds: number;
+  maxFutureSeconds?: number;
 }): VerifyResult {
   if (input.header === undefined || input.header.trim() === '') return { ok: false, reason: 'missing_signature' };
   const parsed = parseSignatureHeader(input.header);
   if (!parsed) return { ok: false, reason: 'malformed_signature' };
-  if (Math.abs(input.nowMs / 1000 - parsed.t) > input.toleranceSeconds) return { ok: false, reason: 'stale_signature' };
+  const ageSeconds = input.nowMs / 1000 - parsed.t;
+  if (ageSeconds > input.toleranceSeconds || -ageSeconds > (input.maxFutureSeconds ?? MAX_FUTURE_SKEW_SECONDS)) return { ok: false, reason: 'stale_signature' };
   const keys = input.keys.filter((k) => k.key.length > 0);
   if (keys.length === 0) return { ok: false, reason: 'no_signing_key' };
   let matched: string | undefined;

@@ -12,7 +12,11 @@ const serviceEnvSchema = z.object({
   APP_REDIRECT_URL: z.url(),
   CALENDLY_AUTH_URL: z.url(),
   CALENDLY_API_URL: z.url(),
-  WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600),
+  /**
+   * How old a webhook signature's `t` may be. Calendly retries a failed delivery for 24 h and may
+   * keep the first attempt's `t`, so the default covers that window plus an hour.
+   */
+  WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(172_800).default(90_000),
   /**
    * The health schedule's period. The stack sets it to the schedule's rate; the local runtime runs
    * its own scheduler and leaves it unset, so the check falls back to the stack's default rate.

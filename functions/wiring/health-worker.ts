@@ -25,6 +25,9 @@ export function healthDepsFrom(cd: RepairDeps, options?: HealthCheckDeps['option
     ensureWebhook: (input) => ensureWebhook(cd, input),
     finishPendingCleanup: (userId) => finishPendingCleanup(cd, userId),
     recordCheck: (userId, input) => cd.connections.recordCheck(userId, input),
+    rememberOrganization: async (userId, userUri, organizationUri) => {
+      await cd.connections.recordCalendlyFacts(userId, userUri, { organizationUri });
+    },
     isAuthorizationRequired,
     webhookCallbackUrl: (hookKey) => cd.webhookCallbackUrl(hookKey),
     queue: cd.queue,

@@ -33,6 +33,9 @@ export function syncDepsFrom(p: {
     recordSyncCompleted: async (userId, atMs) => {
       await connections.recordSyncCompleted(userId, atMs);
     },
+    rememberEventsFilter: async (userId, userUri, eventsFilter) => {
+      await connections.recordCalendlyFacts(userId, userUri, { eventsFilter });
+    },
     applyMeetings: (userId, updates, opts) => p.meetings.applyMany(userId, updates, opts),
     eventMarks: (userId, uris) => p.meetings.eventMarks(userId, uris),
     purgeMeetings: (userId, input) => p.meetings.purge(userId, input),

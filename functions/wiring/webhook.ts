@@ -32,7 +32,7 @@ export function ingestDepsFrom(p: {
     parked: createParkedWebhookStore(p.doc, p.tables.parkedWebhooks),
     clock: p.clock,
     toleranceSeconds: p.toleranceSeconds,
-    metric: (name: string, value: number) => emitMetric(name as CustomMetric, value),
+    metric: (name: string, value: number, dimensions?: Record<string, string>) => emitMetric(name as CustomMetric, value, undefined, dimensions),
   };
 }
 

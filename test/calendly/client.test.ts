@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CalendlyPort, TokenSet } from '../../functions/calendly/port.js';
-import { CalendlyError, WEBHOOK_EVENTS } from '../../functions/calendly/port.js';
+import { CalendlyError, REQUIRED_SCOPES, WEBHOOK_EVENTS } from '../../functions/calendly/port.js';
 import { connectSandboxUser, sandboxClient, startSandbox, startWebhookReceiver, pkcePair, TEST_REDIRECT_URI, type Sandbox, type SandboxUser } from '../support/sandbox.js';
 
 let sandbox: Sandbox;
@@ -12,7 +12,16 @@ let tokens: TokenSet;
 let n = 0;
 
 const sleeps: number[] = [];
-const recordingSleeper = { sleep: async (ms: number) => void sleeps.push(ms) };
+// The client's clock moves with its (recorded, not real) sleeps, as a real clock would; each test
+// starts in a new rate window, so a 429 one test provokes is not remembered by the next.
+let clockOffset = 0;
+const clientClock = { now: () => Date.now() + clockOffset };
+const recordingSleeper = {
+  sleep: async (ms: number) => {
+    sleeps.push(ms);
+    clockOffset += ms;
+  },
+};
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -39,9 +48,9 @@ async function expectError(p: Promise<unknown>, kind: string, secrets: string[] 
 beforeAll(async () => {
   sandbox = await startSandbox();
   receiver = await startWebhookReceiver();
-  client = sandboxClient(sandbox, { sleeper: recordingSleeper, maxRetries: 2 });
+  client = sandboxClient(sandbox, { sleeper: recordingSleeper, clock: clientClock, maxRetries: 2 });
   // Short timeouts only where a test is about timeouts; generous everywhere else (loaded CI).
-  shortTimeouts = sandboxClient(sandbox, { sleeper: recordingSleeper, headersTimeoutMs: 2_000, bodyTimeoutMs: 2_000, maxRetries: 2 });
+  shortTimeouts = sandboxClient(sandbox, { sleeper: recordingSleeper, clock: clientClock, headersTimeoutMs: 2_000, bodyTimeoutMs: 2_000, maxRetries: 2 });
   ({ user, tokens } = await connectSandboxUser(sandbox, client, { email: 'client-owner@example.test', name: 'Client Owner' }));
 });
 
@@ -54,6 +63,7 @@ afterEach(() => {
   sandbox.clearFaults();
   sandbox.resetRateLimits();
   sleeps.length = 0;
+  clockOffset += 61_000;
 });
 
 const hookInput = (suffix: string) => ({
@@ -70,13 +80,14 @@ describe('OAuth through the client', () => {
     expect(tokens.organizationUri).toBe(user.organization);
     const expected = (Math.floor(sandbox.now() / 1000) + 7200) * 1000;
     expect(Math.abs(tokens.expiresAt - expected)).toBeLessThanOrEqual(5_000);
-    expect(tokens.scope).toBe('default');
+    expect(tokens.scope?.split(' ').sort()).toEqual([...REQUIRED_SCOPES].sort());
   });
 
-  it('authorizeUrl carries client_id, response_type, redirect_uri, PKCE S256 and state', () => {
+  it('authorizeUrl carries client_id, response_type, redirect_uri, PKCE S256, state and the four scopes', () => {
     const u = new URL(client.authorizeUrl({ state: 'st-1', codeChallenge: 'ch', redirectUri: TEST_REDIRECT_URI }));
     expect(u.origin + u.pathname).toBe(`${sandbox.baseUrl}/oauth/authorize`);
     expect(Object.fromEntries(u.searchParams)).toMatchObject({ client_id: sandbox.clientId, response_type: 'code', redirect_uri: TEST_REDIRECT_URI, code_challenge: 'ch', code_challenge_method: 'S256', state: 'st-1' });
+    expect(u.searchParams.get('scope')).toBe('users:read scheduled_events:read webhooks:read webhooks:write');
   });
 
   it('refresh rotates; the spent refresh token is refused with invalid_grant (no token in the error)', async () => {
@@ -302,10 +313,33 @@ describe('faults', () => {
   it('429 with a long reset, twice in a row, or on POST is rate_limited with retryAfterMs', async () => {
     sandbox.inject({ method: 'GET', path: '/users/me', status: 429, headers: { 'X-RateLimit-Reset': '60' } });
     expect((await expectError(client.getCurrentUser(tokens.accessToken), 'rate_limited')).retryAfterMs).toBe(60_000);
+    clockOffset += 61_000; // the next window
     sandbox.inject({ method: 'GET', path: '/users/me', status: 429, headers: { 'X-RateLimit-Reset': '1' }, times: 2 });
     expect((await expectError(client.getCurrentUser(tokens.accessToken), 'rate_limited')).retryAfterMs).toBe(1_000);
+    clockOffset += 61_000;
     sandbox.inject({ method: 'POST', path: '/webhook_subscriptions', status: 429, headers: { 'X-RateLimit-Reset': '1' } });
     await expectError(client.createWebhookSubscription(tokens.accessToken, hookInput('post-429')), 'rate_limited');
+  });
+
+  it('paces by the rate budget: a spent window fails fast without a request, or waits a short reset out first', async () => {
+    sandbox.inject({ method: 'GET', path: '/users/me', status: 429, headers: { 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '60' } });
+    await expectError(client.getCurrentUser(tokens.accessToken), 'rate_limited');
+    sandbox.resetCalls();
+    // The window is known to be spent: no request is sent into it.
+    expect((await expectError(client.getCurrentUser(tokens.accessToken), 'rate_limited')).retryAfterMs).toBeGreaterThan(55_000);
+    expect(sandbox.calls()['GET /users/me']).toBeUndefined();
+    // Once the window has passed, calls go again.
+    clockOffset += 61_000;
+    expect((await client.getCurrentUser(tokens.accessToken)).uri).toBe(user.uri);
+    // A spent window resetting within maxRateLimitWaitMs: waited out before sending, no 429 spent.
+    sandbox.inject({ method: 'GET', path: '/users/me', status: 200, body: { resource: { uri: user.uri, email: user.email, name: user.name, current_organization: user.organization } }, headers: { 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': '2' } });
+    await client.getCurrentUser(tokens.accessToken);
+    sleeps.length = 0;
+    sandbox.resetCalls();
+    expect((await client.getCurrentUser(tokens.accessToken)).uri).toBe(user.uri);
+    expect(sleeps).toHaveLength(1);
+    expect(sleeps[0]).toBeGreaterThanOrEqual(2_000);
+    expect(sandbox.calls()['GET /users/me']).toBe(1);
   });
 
   it('the real per-user API limit: waiting X-RateLimit-Reset on the sandbox clock lets the retry through', async () => {
@@ -351,7 +385,7 @@ describe('webhook deliveries triggered through the sandbox', () => {
 });
 
 describe('the client copes with either reading of UNSURE facts', () => {
-  afterEach(() => sandbox.setQuirks({ webhookCreateStatus: 201, returnSigningKey: false, webhookDeleteStatus: 204, expiredTokenMessage: 'The access token is invalid', tokenScope: 'default' }));
+  afterEach(() => sandbox.setQuirks({ webhookCreateStatus: 201, returnSigningKey: false, webhookDeleteStatus: 204, expiredTokenMessage: 'The access token is invalid' }));
 
   it('create answered 200 with signing_key echoed, delete answered 200', async () => {
     sandbox.setQuirks({ webhookCreateStatus: 200, returnSigningKey: true, webhookDeleteStatus: 200 });

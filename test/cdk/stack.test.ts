@@ -316,7 +316,7 @@ describe('Lambda functions', () => {
       APP_REDIRECT_URL: { Ref: 'AppRedirectUrl' },
       CALENDLY_AUTH_URL: 'https://auth.calendly.com',
       CALENDLY_API_URL: 'https://api.calendly.com',
-      WEBHOOK_TOLERANCE_SECONDS: '180',
+      WEBHOOK_TOLERANCE_SECONDS: '90000',
       NODE_OPTIONS: '--enable-source-maps',
     };
     for (const name of ALL_LAMBDAS) {

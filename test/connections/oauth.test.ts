@@ -90,6 +90,52 @@ describe('OAuth connect', () => {
     expect(String(st.body)).not.toContain(ourHooks(h, user.uri)[0]!.signingKey);
   });
 
+  it('a grant missing a required scope: insufficient_scope, its tokens revoked at Calendly, nothing connected', async () => {
+    for (const decline of [['webhooks:write'], ['scheduled_events:read', 'users:read']]) {
+      const issued: Array<{ accessToken: string; refreshToken: string }> = [];
+      const real = h.deps().calendly;
+      const spy = { ...real, exchangeCode: async (input: Parameters<typeof real.exchangeCode>[0]) => {
+        const t = await real.exchangeCode(input);
+        issued.push(t);
+        return t;
+      } };
+      const deps = h.deps({ calendly: spy });
+      const userId = newUserId();
+      const email = newEmail();
+      const user = h.sandbox.createUser({ email });
+      const { authorizeUrl } = await beginConnect(deps, userId);
+      expect(new URL(authorizeUrl).searchParams.get('scope')?.split(' ').sort()).toEqual(['scheduled_events:read', 'users:read', 'webhooks:read', 'webhooks:write']);
+      const back = new URL(h.sandbox.approve(authorizeUrl, { email, decline }));
+      const answer = await completeConnect(deps, { code: back.searchParams.get('code') ?? undefined, state: back.searchParams.get('state') ?? undefined });
+      expect(reasonOf(answer.location)).toEqual({ calendly: 'error', reason: 'insufficient_scope', base: APP_REDIRECT });
+      expect(answer.outcome).toBe('error');
+      // Nothing connected or half-connected: no connection item, no hook, no hook key, no sync.
+      expect(await deps.connections.get(userId)).toBeUndefined();
+      expect(ourHooks(h, user.uri)).toHaveLength(0);
+      expect(await h.takeSyncMessages()).toEqual([]);
+      // The granted pair is revoked at Calendly.
+      expect(issued).toHaveLength(1);
+      await expect(real.getCurrentUser(issued[0]!.accessToken)).rejects.toMatchObject({ kind: 'unauthenticated' });
+      await expect(real.refresh(issued[0]!.refreshToken)).rejects.toMatchObject({ kind: 'invalid_grant' });
+    }
+  });
+
+  it('a grant missing a scope leaves an existing connection exactly as it was', async () => {
+    const deps = h.deps();
+    const userId = newUserId();
+    const email = newEmail();
+    expect((await connectViaOAuth(h, deps, userId, email)).outcome).toBe('connected');
+    await h.takeSyncMessages();
+    const raw = async () => (await h.db.doc.send(new GetCommand({ TableName: h.db.tables.connections, Key: { userId }, ConsistentRead: true }))).Item;
+    const before = await raw();
+    const { authorizeUrl } = await beginConnect(deps, userId);
+    const back = new URL(h.sandbox.approve(authorizeUrl, { email, decline: ['webhooks:read'] }));
+    const answer = await completeConnect(deps, { code: back.searchParams.get('code') ?? undefined, state: back.searchParams.get('state') ?? undefined });
+    expect(answer.reason).toBe('insufficient_scope');
+    expect(await raw()).toEqual(before);
+    expect(ourHooks(h, h.sandbox.userByEmail(email)!.uri)).toHaveLength(1);
+  });
+
   it('replayed state: second use of the same callback is refused and changes nothing', async () => {
     const deps = h.deps();
     const userId = newUserId();

@@ -104,6 +104,33 @@ describe('getAccessToken: single-flight refresh across Lambdas', () => {
     expect(conn?.lastError?.code).toBe('refresh_refused');
   });
 
+  it('a refresh whose granted scope shrank marks authorization_required, stores nothing of it and gives the pair back', async () => {
+    const { userId } = await connected();
+    const before = await h.deps().connections.getWithTokens(userId);
+    const issued: Array<{ accessToken: string; refreshToken: string }> = [];
+    const real = h.deps().calendly;
+    const spy = { ...real, refresh: async (rt: string) => {
+      const t = await real.refresh(rt);
+      issued.push(t);
+      return t;
+    } };
+    h.sandbox.setQuirks({ tokenScope: 'users:read scheduled_events:read' });
+    try {
+      const err = await getAccessToken(h.deps({ calendly: spy }), userId, { forceRefresh: true }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AuthorizationRequiredError);
+    } finally {
+      h.sandbox.setQuirks({ tokenScope: undefined });
+    }
+    const after = await h.deps().connections.getWithTokens(userId);
+    expect(after?.conn.status).toBe('authorization_required');
+    expect(after?.conn.lastError?.code).toBe('insufficient_scope');
+    expect(after?.tokens?.tokenVersion).toBe(before?.tokens?.tokenVersion);
+    // The pair Calendly issued is revoked at Calendly.
+    expect(issued).toHaveLength(1);
+    await expect(real.getCurrentUser(issued[0]!.accessToken)).rejects.toMatchObject({ kind: 'unauthenticated' });
+    await expect(real.refresh(issued[0]!.refreshToken)).rejects.toMatchObject({ kind: 'invalid_grant' });
+  });
+
   it('a stale pair never overwrites a newer one (conditional write on tokenVersion)', async () => {
     const { userId } = await connected();
     const deps = h.deps();

@@ -108,6 +108,12 @@ describe('settings page in a real browser (Chromium via playwright-core)', () =>
     await page.waitForURL((url) => url.href.startsWith(sandbox.baseUrl) && url.pathname === '/oauth/authorize');
     await page.getByRole('heading', { name: /wants to access your Calendly account/ }).waitFor();
     await shot('consent-page');
+    // The scopes the service asks for, each a ticked checkbox the person could untick.
+    for (const scope of ['users:read', 'scheduled_events:read', 'webhooks:read', 'webhooks:write']) {
+      const box = page.locator(`input[type=checkbox][name=grant][value="${scope}"]`);
+      expect(await box.count(), scope).toBe(1);
+      expect(await box.isChecked(), scope).toBe(true);
+    }
     await page.getByRole('button', { name: 'Allow' }).click();
     await page.waitForURL((url) => url.href.startsWith(runtime.baseUrl));
     await waitForText('#flash', 'Calendly is connected');

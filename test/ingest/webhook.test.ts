@@ -43,7 +43,7 @@ describe('POST /webhooks/calendly/{hookKey} over dynalite', () => {
   let deps: IngestDeps;
   let handler: ReturnType<typeof makeWebhookHandler>;
   let secrets: ReturnType<typeof rotatingSecrets>;
-  const metrics: Array<{ name: string; value: number }> = [];
+  const metrics: Array<{ name: string; value: number; dimensions?: Record<string, string> }> = [];
   const logs: Array<Record<string, unknown>> = [];
   let clockNow = NOW;
 
@@ -85,8 +85,8 @@ describe('POST /webhooks/calendly/{hookKey} over dynalite', () => {
       meetings,
       parked: createParkedWebhookStore(clients.doc, db.tables.parkedWebhooks),
       clock: { now: () => clockNow },
-      toleranceSeconds: 180,
-      metric: (name, value) => void metrics.push({ name, value }),
+      toleranceSeconds: 90_000,
+      metric: (name, value, dimensions) => void metrics.push({ name, value, ...(dimensions ? { dimensions } : {}) }),
     };
     handler = makeWebhookHandler(deps);
     logSinks.push((l) => void logs.push(l));
@@ -261,6 +261,31 @@ describe('POST /webhooks/calendly/{hookKey} over dynalite', () => {
       expect((await deliver(created('EVAUTHREQ', 'I1', 1), APP_KEY, hooks.authreq)).body).toEqual({ status: 'applied' });
     });
 
+    it('counts which key matched: the hook\'s own key first, the app key as the fallback', async () => {
+      metrics.splice(0);
+      expect((await deliver(created('EVKEYHOOK', 'I1', 1), hookKeyFor.ok as string)).body).toEqual({ status: 'applied' });
+      expect((await deliver(created('EVKEYAPP', 'I1', 1), APP_KEY)).body).toEqual({ status: 'applied' });
+      // Signed with both keys (two v1 values): counted once, as the hook's key.
+      const body = created('EVKEYBOTH', 'I1', 1);
+      const both = `${sign(APP_KEY, T, body)},${sign(hookKeyFor.ok as string, T, body).split(',')[1]}`;
+      expect((await post(hooks.ok, body, { 'Calendly-Webhook-Signature': both })).body).toEqual({ status: 'applied' });
+      expect(metrics.filter((m) => m.name === 'WebhookSignatureKey').map((m) => m.dimensions?.key)).toEqual(['hook', 'app', 'hook']);
+      // A refused signature counts nothing.
+      expect((await deliver(created('EVKEYBAD', 'I1', 1), 'not-a-key-of-ours')).status).toBe(401);
+      expect(metrics.filter((m) => m.name === 'WebhookSignatureKey')).toHaveLength(3);
+    });
+
+    it('a retry signed with its first attempt\'s t (24 h old) is applied; replaying an older state changes nothing', async () => {
+      const first = created('EVRETRY', 'I1', 5);
+      expect((await deliver(first, APP_KEY, hooks.ok, T - 24 * 3600)).body).toEqual({ status: 'applied' });
+      // An older update delivered late (its t even older) is answered and written over nothing.
+      counter.reset();
+      expect((await deliver(created('EVRETRY', 'I1', 1), APP_KEY, hooks.ok, T - 25 * 3600)).body).toEqual({ status: 'duplicate' });
+      expect(counter.writes()).toBe(0);
+      expect((await deliver(canceled('EVRETRY', 'I1', 6), APP_KEY, hooks.ok, T + 300)).body).toEqual({ status: 'applied' });
+      expect((await view('user-ok', 'EVRETRY'))?.status).toBe('canceled');
+    });
+
     it('a disconnect is seen by the very next delivery: duplicate and changed alike get 410 and write nothing', async () => {
       const body = created('EVDISC', 'I1', 1);
       expect((await deliver(body)).body).toEqual({ status: 'applied' });
@@ -290,8 +315,8 @@ describe('POST /webhooks/calendly/{hookKey} over dynalite', () => {
     const cases: Array<[string, () => Promise<{ status: number; body: Record<string, unknown> }>, number, string]> = [
       ['forged signature', async () => post(hooks.ok, good(), { 'calendly-webhook-signature': `t=${T},v1=${'0'.repeat(64)}` }), 401, 'bad_signature'],
       ['missing signature', async () => post(hooks.ok, good()), 401, 'missing_signature'],
-      ['stale signature', async () => deliver(good(), APP_KEY, hooks.ok, T - 181), 401, 'stale_signature'],
-      ['future signature', async () => deliver(good(), APP_KEY, hooks.ok, T + 181), 401, 'stale_signature'],
+      ['stale signature', async () => deliver(good(), APP_KEY, hooks.ok, T - 90_001), 401, 'stale_signature'],
+      ['future signature (over 5 minutes ahead)', async () => deliver(good(), APP_KEY, hooks.ok, T + 301), 401, 'stale_signature'],
       ['wrong key', async () => deliver(good(), 'some-other-key'), 401, 'bad_signature'],
       ['signature for another body', async () => post(hooks.ok, good(), { 'calendly-webhook-signature': sign(APP_KEY, T, created('EVBAD', 'I1', 2)) }), 401, 'bad_signature'],
       ['truncated header', async () => post(hooks.ok, good(), { 'calendly-webhook-signature': sign(APP_KEY, T, good()).slice(0, 30) }), 401, 'malformed_signature'],
@@ -332,7 +357,7 @@ describe('POST /webhooks/calendly/{hookKey} over dynalite', () => {
       const before = (await items(db.tables.meetings)).length;
       const body = 'this is { not json';
       expect(await deliver(body)).toEqual({ status: 202, body: { status: 'parked' } });
-      expect(metrics).toEqual([{ name: 'ParkedWebhooks', value: 1 }]);
+      expect(metrics.filter((m) => m.name === 'ParkedWebhooks')).toEqual([{ name: 'ParkedWebhooks', value: 1 }]);
       expect((await items(db.tables.meetings)).length).toBe(before);
       const parked = await deps.parked.get(parkedIdOf(hooks.ok, Buffer.from(body)), NOW);
       expect(parked?.body.toString()).toBe(body);
@@ -372,6 +397,10 @@ describe('POST /webhooks/calendly/{hookKey} over dynalite', () => {
       const emf = JSON.parse(lines[0] as string);
       expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'TestNs', Metrics: [{ Name: 'ParkedWebhooks', Unit: 'Count' }] });
       expect(emf.ParkedWebhooks).toBe(1);
+      emitMetric('WebhookSignatureKey', 1, (l) => void lines.push(l), { key: 'hook' });
+      const keyed = JSON.parse(lines[1] as string);
+      expect(keyed._aws.CloudWatchMetrics[0]).toMatchObject({ Dimensions: [['service', 'key']], Metrics: [{ Name: 'WebhookSignatureKey', Unit: 'Count' }] });
+      expect(keyed).toMatchObject({ key: 'hook', WebhookSignatureKey: 1 });
     });
   });
 

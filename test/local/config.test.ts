@@ -42,7 +42,7 @@ describe('loadConfig', () => {
       calendly: { mode: 'sandbox' },
       dataDir: '.data',
       healthIntervalSeconds: 900,
-      webhookToleranceSeconds: 180,
+      webhookToleranceSeconds: 90_000,
       reconcileIntervalSeconds: 86400,
       tokenEncryptionKey: undefined,
       logLevel: 'INFO',

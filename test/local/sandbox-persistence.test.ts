@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { logSinks } from '../../functions/shared/logger.js';
 import { SANDBOX_STATE_FILE } from '../../local/runtime.js';
+import { SANDBOX_SNAPSHOT_VERSION } from '../../sandbox/index.js';
 import { exitOf, freePort, startRuntimeProcess, type RuntimeProcess } from '../support/child-runtime.js';
 import { startTestRuntime, type LocalRuntime } from '../support/runtime.js';
 
@@ -153,7 +154,7 @@ describe('a sandbox-state.json that cannot be used (in process)', () => {
     await rt.stop();
     rt = undefined;
     const saved = JSON.parse(await readFile(join(dataDir, SANDBOX_STATE_FILE), 'utf8')) as { version: number; users: Array<{ email: string }> };
-    expect(saved.version).toBe(1);
+    expect(saved.version).toBe(SANDBOX_SNAPSHOT_VERSION);
     expect(saved.users.map((u) => u.email).sort()).toEqual(['demo@sandbox.test', 'kept@example.test']);
   }, 60_000);
 });

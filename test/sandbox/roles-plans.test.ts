@@ -85,6 +85,25 @@ describe('roles on /scheduled_events', () => {
     expect((both.json.collection as unknown[]).length).toBe(3);
     expect((await api(q({ organization: member.organization }), memberToken)).status).toBe(403);
   });
+
+  it('moveUser: the user changes organization; the old one is refused on the subscription list, /users/me and token answers name the new one', async () => {
+    const mover = sb.createUser({ email: 'mover@example.test' });
+    const minted = sb.mintTokens(mover.uri);
+    const subs = (org: string) => `/webhook_subscriptions?${new URLSearchParams({ organization: org, user: mover.uri, scope: 'user' })}`;
+    expect((await api(subs(mover.organization), minted.access_token)).status).toBe(200);
+    // Over HTTP, as a settings page or another process would do it.
+    const moved = await request(`${sb.baseUrl}/__sandbox/users/update`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userUri: mover.uri, organization: owner.organization }) });
+    const view = (await moved.body.json()) as SandboxUser;
+    expect(view).toMatchObject({ organization: owner.organization, role: 'user' });
+    expect((await api(subs(mover.organization), minted.access_token)).status).toBe(403);
+    expect((await api(subs(owner.organization), minted.access_token)).status).toBe(200);
+    expect(((await api('/users/me', minted.access_token)).json.resource as Record<string, unknown>).current_organization).toBe(owner.organization);
+    expect(sb.mintTokens(mover.uri).organization).toBe(owner.organization);
+    // Without an organization: a new one the user owns.
+    const alone = sb.moveUser(mover.uri);
+    expect(alone.organization).not.toBe(owner.organization);
+    expect(alone.role).toBe('owner');
+  });
 });
 
 describe('rate limits by plan', () => {

@@ -197,7 +197,8 @@ describe('sync worker over dynalite, fauxqs and the Calendly sandbox', { timeout
     expect((await queueDepth(h, 'sync')).delayed).toBe(1); // the resume kick, delayed by the reset
     expect(await meetingItems(h, userId)).toHaveLength(100);
 
-    // What the delayed kick does when it arrives (same body as the one queued).
+    // What the delayed kick does when it arrives, the reset later (same body as the one queued).
+    h.sandbox.advance(120_000);
     const resumed = await processSyncMessage(deps, { userId, reason: 'connect', resume: true }, { messageId: 'm-kick' });
     expect(resumed.outcome).toBe('completed');
     expect(resumed.pages).toBe(1);

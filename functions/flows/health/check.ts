@@ -82,7 +82,7 @@ export type CheckOutcome =
   | 'skipped_not_checked';
 
 export interface HealthCheckDeps {
-  calendly: Pick<CalendlyApiPort, 'listWebhookSubscriptions'>;
+  calendly: Pick<CalendlyApiPort, 'listWebhookSubscriptions' | 'getCurrentUser'>;
   getConnection(userId: string): Promise<HealthConnectionView | undefined>;
   /** The single-flight token function (flows/tokens.ts). */
   getAccessToken(userId: string, opts?: { forceRefresh?: boolean; knownBadToken?: string }): Promise<string>;
@@ -91,6 +91,8 @@ export interface HealthCheckDeps {
   /** Finishes a disconnect whose Calendly cleanup failed (flows/disconnect.ts). */
   finishPendingCleanup(userId: string): Promise<'done' | 'pending' | 'nothing_to_do'>;
   recordCheck(userId: string, input: { outcome: string; checkedAt: number; nextCheckAt: number; webhookState?: 'active' | 'disabled' | 'missing' }): Promise<boolean>;
+  /** Stores the organization the Calendly user belongs to now (they moved). */
+  rememberOrganization?(userId: string, userUri: string, organizationUri: string): Promise<void>;
   isAuthorizationRequired(e: unknown): boolean;
   /**
    * The sync state's reconcile claim (store/sync-state.ts); without it no reconciliation is
@@ -195,15 +197,35 @@ export async function checkConnectionHealth(deps: HealthCheckDeps, msg: HealthMe
 
   try {
     if (!conn.calendlyUserUri || !conn.organizationUri) throw new Error('connection has no Calendly user/organization yet');
+    const userUri = conn.calendlyUserUri;
+    let organizationUri = conn.organizationUri;
+    // A user can move to another organization: the list under the stored one is then a 403.
+    // /users/me says where they are now; one retry there, and the new organization is stored.
+    const listAll = async (tok: string): Promise<WebhookSubscription[]> => {
+      try {
+        return await listHooks(deps, tok, userUri, organizationUri);
+      } catch (e) {
+        if (!isCalendlyError(e, 'forbidden')) throw e;
+        const me = await deps.calendly.getCurrentUser(tok);
+        if (me.uri !== userUri || me.currentOrganization === organizationUri) throw e;
+        const hooks = await listHooks(deps, tok, userUri, me.currentOrganization);
+        organizationUri = me.currentOrganization;
+        logger.info('health: the Calendly user moved to another organization', { userId });
+        await deps.rememberOrganization?.(userId, userUri, organizationUri).catch((err: unknown) => {
+          logger.warn('health: could not store the new organization; the next check learns it again', { userId, error: err });
+        });
+        return hooks;
+      }
+    };
     let token = await deps.getAccessToken(userId);
     let hooks: WebhookSubscription[];
     try {
-      hooks = await listHooks(deps, token, conn);
+      hooks = await listAll(token);
     } catch (e) {
       if (!isCalendlyError(e, 'unauthenticated')) throw e;
       // Revoked or expired early: one forced refresh (shared with any concurrent caller), one retry.
       token = await deps.getAccessToken(userId, { knownBadToken: token });
-      hooks = await listHooks(deps, token, conn);
+      hooks = await listAll(token);
     }
 
     const ours = conn.webhook?.uri ? hooks.find((h) => h.uri === conn.webhook?.uri) : undefined;
@@ -222,7 +244,7 @@ export async function checkConnectionHealth(deps: HealthCheckDeps, msg: HealthMe
     }
 
     logger.warn('health: webhook needs repair', { userId, problem, state: ours?.state, strays: strays.length });
-    const repair = await deps.ensureWebhook({ userId, accessToken: token, userUri: conn.calendlyUserUri, organizationUri: conn.organizationUri });
+    const repair = await deps.ensureWebhook({ userId, accessToken: token, userUri, organizationUri });
     let catchUpFrom: string | undefined;
     if (problem !== 'strays') {
       catchUpFrom = catchUpStart(now, conn.webhook?.healthyAt, ours?.retryStartedAt ?? null, opts);
@@ -248,13 +270,9 @@ export async function checkConnectionHealth(deps: HealthCheckDeps, msg: HealthMe
   }
 }
 
-async function listHooks(deps: HealthCheckDeps, token: string, conn: HealthConnectionView): Promise<WebhookSubscription[]> {
+async function listHooks(deps: HealthCheckDeps, token: string, user: string, organization: string): Promise<WebhookSubscription[]> {
   const out: WebhookSubscription[] = [];
-  for await (const h of deps.calendly.listWebhookSubscriptions(token, {
-    organization: conn.organizationUri as string,
-    user: conn.calendlyUserUri as string,
-    scope: 'user',
-  })) {
+  for await (const h of deps.calendly.listWebhookSubscriptions(token, { organization, user, scope: 'user' })) {
     out.push(h);
   }
   return out;

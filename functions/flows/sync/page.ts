@@ -1,6 +1,6 @@
 /** One page of Calendly's scheduled events (and their invitees) into the meetings table. */
 import type { Invitee, ScheduledEvent } from '../../calendly/port.js';
-import { isCalendlyError } from '../../calendly/port.js';
+import { isCalendlyError, isOrganizationFilterRequired } from '../../calendly/port.js';
 import { logger } from '../../shared/logger.js';
 import type { SyncRun } from '../../store/sync-state.js';
 import { storePageUpdates } from './store-events.js';
@@ -46,11 +46,22 @@ export class TokenSession {
   }
 }
 
+/**
+ * The page's waits for the rate budget. The invitee lists run several at once, and when the
+ * window's budget is spent they all learn it together: they share one wait (counted once), so a
+ * spent window costs one pause, not one per worker.
+ */
+interface PageBudget {
+  waits: number;
+  /** The wait in progress, while there is one. */
+  pause?: Promise<void>;
+}
+
 async function callCalendly<T>(
   deps: SyncDeps,
   opts: SyncOptions,
   session: TokenSession,
-  budget: { waits: number },
+  budget: PageBudget,
   fn: (token: string) => Promise<T>,
 ): Promise<T> {
   let token = await session.current();
@@ -64,10 +75,19 @@ async function callCalendly<T>(
       }
       if (isCalendlyError(e, 'rate_limited')) {
         const waitMs = e.retryAfterMs ?? 60_000;
+        if (budget.pause) {
+          // Another worker is already waiting for this window to reset: wait with it.
+          await budget.pause;
+          continue;
+        }
         if (waitMs <= opts.maxInlineWaitMs && budget.waits < opts.maxInlineWaitsPerPage) {
           budget.waits += 1;
           logger.info('sync rate limited; waiting', { waitMs });
-          await deps.sleeper.sleep(waitMs);
+          const pause = deps.sleeper.sleep(waitMs).finally(() => {
+            if (budget.pause === pause) delete budget.pause;
+          });
+          budget.pause = pause;
+          await pause;
           continue;
         }
         throw new LongRateLimitError(waitMs);
@@ -80,18 +100,33 @@ async function callCalendly<T>(
 /** Fetches one page of events and their invitees, stores them, answers the next cursor. */
 export async function syncPage(deps: SyncDeps, opts: SyncOptions, userId: string, conn: SyncConnectionView, run: SyncRun, session: TokenSession) {
   session.startPage();
-  const budget = { waits: 0 };
-  const page = await callCalendly(deps, opts, session, budget, (token) =>
+  const budget: PageBudget = { waits: 0 };
+  // `user` alone is the documented way to list one's own events (`organization` needs an admin).
+  // Some accounts answer it with a 403 asking for the organization too: then both are sent, once,
+  // and the form is remembered on the connection (this view is held across pages too).
+  const list = (token: string, withOrganization: boolean) =>
     deps.calendly.listScheduledEventsPage(token, {
       user: conn.calendlyUserUri as string,
-      organization: conn.organizationUri,
+      ...(withOrganization && conn.organizationUri ? { organization: conn.organizationUri } : {}),
       minStartTime: run.minStartTime,
       maxStartTime: run.maxStartTime,
       count: opts.pageSize,
       sort: 'start_time:asc',
       ...(run.pageToken ? { pageToken: run.pageToken } : {}),
-    }),
-  );
+    });
+  const both = conn.eventsFilter === 'user_and_organization';
+  let page;
+  try {
+    page = await callCalendly(deps, opts, session, budget, (token) => list(token, both));
+  } catch (e) {
+    if (both || !conn.organizationUri || !isOrganizationFilterRequired(e)) throw e;
+    page = await callCalendly(deps, opts, session, budget, (token) => list(token, true));
+    conn.eventsFilter = 'user_and_organization';
+    logger.info('scheduled events need the organization filter for this connection', { userId });
+    await deps.rememberEventsFilter?.(userId, conn.calendlyUserUri as string, 'user_and_organization').catch((err: unknown) => {
+      logger.warn('could not remember the events filter; the next sync learns it again', { userId, error: err });
+    });
+  }
 
   // An event whose updated_at and invitee counts match what the last full fetch stored needs no
   // invitee call (nor any write): a sync that finds nothing new costs one Calendly call per page.

@@ -2,6 +2,7 @@
 import type { CalendlyApiPort } from '../../calendly/port.js';
 import type { Clock, Queue, Sleeper } from '../../ports.js';
 import type { SyncStateStore } from '../../store/sync-state.js';
+import type { EventsFilter } from '../../domain/connection.js';
 import type { MeetingUpdate } from '../../domain/meeting/index.js';
 import type { PurgeBatchInput, PurgeBatchResult } from '../../store/meetings/index.js';
 import type { StoredEventMark, SyncedMark } from '../../store/meetings/index.js';
@@ -61,6 +62,8 @@ export interface SyncConnectionView {
   status: string;
   calendlyUserUri?: string;
   organizationUri?: string;
+  /** The `/scheduled_events` filter form learned for this connection (default `user`). */
+  eventsFilter?: EventsFilter;
 }
 
 export interface SyncDeps {
@@ -69,6 +72,8 @@ export interface SyncDeps {
   getAccessToken(userId: string, opts?: { forceRefresh?: boolean; knownBadToken?: string }): Promise<string>;
   getConnection(userId: string): Promise<SyncConnectionView | undefined>;
   recordSyncCompleted(userId: string, atMs: number): Promise<void>;
+  /** Remembers the events filter form that worked, so later syncs do not pay its 403 again. */
+  rememberEventsFilter?(userId: string, userUri: string, filter: EventsFilter): Promise<void>;
   /**
    * The meetings store's applyMany (forward-only rule shared with ingestion). `synced`: per event
    * id, what this fetch saw (Calendly's updated_at and invitee counts), recorded once stored.

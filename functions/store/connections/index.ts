@@ -4,6 +4,7 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SecretBox } from '../../shared/crypto.js';
+import { connectionCalendlyFacts, type ConnectionCalendlyFacts } from './calendly-facts.js';
 import { connectionCheckIndex, type ConnectionCheckIndex } from './check-index.js';
 import { connectionCleanup, type ConnectionCleanup } from './cleanup.js';
 import { connectionTable, toConnection, type Connection } from './item.js';
@@ -16,7 +17,13 @@ export { CHECK_SHARDS, checkShardOf, DEFAULT_CHECK_INTERVAL_MS } from './item.js
 export type { Connection, LeaseAttempt, PreviousAccount, Profile, StoredTokens } from './item.js';
 
 export interface ConnectionStore
-  extends ConnectionLease, PreviousAccountRecord, ConnectionTokens, ConnectionWebhook, ConnectionCleanup, ConnectionCheckIndex {
+  extends ConnectionLease,
+    PreviousAccountRecord,
+    ConnectionTokens,
+    ConnectionWebhook,
+    ConnectionCleanup,
+    ConnectionCheckIndex,
+    ConnectionCalendlyFacts {
   /** Consistent read; undefined when the user has no connection item. */
   get(userId: string): Promise<Connection | undefined>;
 }
@@ -34,5 +41,6 @@ export function createConnectionStore(doc: DynamoDBDocumentClient, tableName: st
     ...connectionWebhook(t),
     ...connectionCleanup(t),
     ...connectionCheckIndex(t, doc, tableName),
+    ...connectionCalendlyFacts(t),
   };
 }

@@ -4,7 +4,8 @@
  * Layout (top-level attributes; `userId` and `status` are read directly by the ingest handler):
  *   userId (pk), status: 'connected'|'authorization_required'|'disconnected', connectionId,
  *   version (N, bumped by every flow write), createdAt / updatedAt (ISO),
- *   calendlyUserUri, organizationUri, email,
+ *   calendlyUserUri, organizationUri, email, eventsFilter ('user'|'user_and_organization': the
+ *   /scheduled_events filter form Calendly accepted for this connection, once learned),
  *   accessTokenSealed, refreshTokenSealed (SecretBox, AAD `<userId>#access|#refresh`),
  *   tokenExpiresAt (N ms), tokenScope, tokenVersion (N: bumped on every new token pair, and on
  *   disconnect, so a late refresh never writes a pair back), tokenRefreshedAt (N ms),
@@ -27,7 +28,7 @@
  */
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
-import type { ConnectionStatus, RunOutcome, WebhookHealth } from '../../domain/connection.js';
+import type { ConnectionStatus, EventsFilter, RunOutcome, WebhookHealth } from '../../domain/connection.js';
 import type { SecretBox } from '../../shared/crypto.js';
 
 /** Health checks are spread over this many GSI partitions (byCheckDue.checkShard). */
@@ -50,6 +51,7 @@ export interface Connection {
   calendlyUserUri?: string;
   organizationUri?: string;
   email?: string;
+  eventsFilter?: EventsFilter;
   tokenExpiresAt?: number;
   tokenVersion: number;
   hasTokens: boolean;
@@ -110,6 +112,7 @@ export function toConnection(item: Record<string, unknown>): Connection {
     calendlyUserUri: str(item.calendlyUserUri),
     organizationUri: str(item.organizationUri),
     email: str(item.email),
+    ...(item.eventsFilter === 'user' || item.eventsFilter === 'user_and_organization' ? { eventsFilter: item.eventsFilter } : {}),
     tokenExpiresAt: num(item.tokenExpiresAt),
     tokenVersion: num(item.tokenVersion) ?? 0,
     hasTokens: typeof item.refreshTokenSealed === 'string',
