@@ -8,7 +8,10 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { processSyncMessage, type SyncDeps } from '../flows/sync/index.js';
 import { parseMessage, syncMessageSchema } from '../domain/messages.js';
+import { SyncRetryLaterError } from '../flows/sync/types.js';
+import { asLambda } from '../shared/invocation.js';
 import { logger } from '../shared/logger.js';
+import { countingFailures, emitMetric } from '../shared/metrics.js';
 import { addLambdaContext } from './lambda-context.js';
 
 /** Handles one record; exported for tests. Throws to report the record as failed. */
@@ -20,11 +23,12 @@ export async function handleSyncRecord(deps: SyncDeps, record: SQSRecord, deadli
   }
   const result = await processSyncMessage(deps, parsed.value, { messageId: record.messageId, deadlineMs });
   logger.info('sync message done', { messageId: record.messageId, userId: parsed.value.userId, ...result });
+  emitMetric('SyncRunsCompleted', result.runsCompleted);
 }
 
 /** The handler over given deps (the local runtime and tests build their own). */
 export function createSyncWorkerHandler(getDeps: () => Promise<SyncDeps> | SyncDeps) {
-  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+  return asLambda('sync-worker', async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     addLambdaContext(context);
     const deps = await getDeps();
     const remaining = context?.getRemainingTimeInMillis?.();
@@ -33,9 +37,11 @@ export function createSyncWorkerHandler(getDeps: () => Promise<SyncDeps> | SyncD
     // One processor per invocation: it keeps per-batch state, and the local runtime runs
     // several batches of one handler at once.
     const processor = new BatchProcessor(EventType.SQS);
-    return processPartialResponse(event, (record: SQSRecord) => handleSyncRecord(deps, record, deadlineMs), processor, {
+    // A record that throws is reported failed (and counted); a sync still running elsewhere is a planned retry.
+    const handle = countingFailures((record: SQSRecord) => handleSyncRecord(deps, record, deadlineMs), (e) => e instanceof SyncRetryLaterError);
+    return processPartialResponse(event, handle, processor, {
       ...(context ? { context } : {}),
       throwOnFullBatchFailure: false,
     });
-  };
+  });
 }

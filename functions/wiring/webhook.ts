@@ -3,7 +3,8 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { IngestDeps } from '../flows/ingest.js';
 import { systemClock, type Clock, type SecretsSource } from '../ports.js';
 import type { SecretBox } from '../shared/crypto.js';
-import { emitMetric, type CustomMetric } from '../shared/metrics.js';
+import { emitMetric } from '../shared/metrics.js';
+import type { ServiceMetricName } from '../shared/metric-names.js';
 import { createAppKeySource } from '../shared/webhook-signature.js';
 import { createConnectionStatusReader } from '../store/connection-status.js';
 import { createMeetingStore } from '../store/meetings/index.js';
@@ -31,7 +32,7 @@ export function ingestDepsFrom(p: {
     parked: createParkedWebhookStore(p.doc, p.tables.parkedWebhooks),
     clock: p.clock,
     toleranceSeconds: p.toleranceSeconds,
-    metric: (name: string, value: number) => emitMetric(name as CustomMetric, value),
+    metric: (name: string, value: number) => emitMetric(name as ServiceMetricName, value),
   };
 }
 
