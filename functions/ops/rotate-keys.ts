@@ -14,7 +14,7 @@
  * (DATA_DIR/local-keys.json and its store).
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createSecretBox, KeyringError, withNewKey, type Keyring, type SecretBox } from '../shared/crypto.js';
+import { createSecretBox, KeyringError, withLegacyKey, withNewKey, type Keyring, type SecretBox } from '../shared/crypto.js';
 import { countKeyIds, resealPage, SEALED_TABLES, type SealedTable } from '../store/reseal.js';
 
 /** Where the keyring is kept: the keyring secret in AWS, local-keys.json locally. */
@@ -34,8 +34,7 @@ export interface RotationTarget {
 
 /** The box the stores would use: the keyring, plus the legacy key as `v1`. */
 export function boxFor(ring: Keyring, legacyKey?: Buffer): SecretBox {
-  const hasV1 = ring.keys.some((k) => k.kid === 'v1');
-  return createSecretBox(legacyKey && !hasV1 ? { current: ring.current, keys: [{ kid: 'v1', key: legacyKey }, ...ring.keys] } : ring);
+  return createSecretBox(withLegacyKey(ring, legacyKey));
 }
 
 export async function addKey(t: RotationTarget, kid: string): Promise<void> {

@@ -70,6 +70,12 @@ export function serializeKeyring(ring: Keyring): string {
   return JSON.stringify(out, null, 2);
 }
 
+/** The keyring with the pre-keyring key added as `v1` (what `v1` values open with), unless it has one. */
+export function withLegacyKey(ring: Keyring, legacy: Buffer | undefined): Keyring {
+  if (!legacy || ring.keys.some((k) => k.kid === 'v1')) return ring;
+  return { current: ring.current, keys: [{ kid: 'v1', key: legacy }, ...ring.keys] };
+}
+
 /** A keyring with a new random key added (not yet current: promote it once every reader has it). */
 export function withNewKey(ring: Keyring, kid: string, key: Buffer = randomBytes(32)): Keyring {
   if (!KID.test(kid) || kid === 'current') throw new KeyringError('a key id is [A-Za-z0-9_-]{1,32}');
