@@ -2,6 +2,7 @@ import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as z from 'zod';
 import type { AppSecrets, SecretsSource } from '../ports.js';
+import { logSdkCalls } from './sdk-call-log.js';
 
 const appSecretsSchema = z.object({
   clientId: z.string().min(1),
@@ -17,7 +18,9 @@ const appSecretsSchema = z.object({
  * the signing key was rotated).
  */
 export function createSecretsManagerSource(opts: { secretId: string; client?: SecretsManagerClient; maxAgeSeconds?: number }): SecretsSource {
-  const provider = new SecretsProvider({ awsSdkV3Client: opts.client ?? new SecretsManagerClient({}) });
+  const client = opts.client ?? new SecretsManagerClient({});
+  logSdkCalls(client, 'secretsmanager');
+  const provider = new SecretsProvider({ awsSdkV3Client: client });
   const load = async (forceFetch: boolean) => {
     const value = await provider.get(opts.secretId, { transform: 'json', maxAge: opts.maxAgeSeconds ?? 300, forceFetch });
     const parsed = appSecretsSchema.safeParse(value);
@@ -40,6 +43,7 @@ export function createStaticSecrets(secrets: AppSecrets): SecretsSource {
  */
 export function createKeyringSecret(opts: { secretId: string; client?: SecretsManagerClient; maxAgeSeconds?: number }) {
   const client = opts.client ?? new SecretsManagerClient({});
+  logSdkCalls(client, 'secretsmanager');
   const provider = new SecretsProvider({ awsSdkV3Client: client });
   return {
     read: async (forceFetch = false): Promise<string> => {
