@@ -23,6 +23,16 @@ const SECRETS =
   'no Secrets Manager on this machine: the local runtime and the suites hand the secrets over in the environment; the adapter\'s GetSecretValue is tested with the SDK mocked (test/adapters/secrets.test.ts), and test/cdk/stack.test.ts grants it exactly to the functions that build a SecretBox';
 
 export const UNEXERCISED: Record<string, string> = {
+  // Paths the flow-level suites drive (test/connections, test/sync) but no suite reaches through
+  // the handler, so no Lambda scope is open when they run. Found by the full run of 30 Nov 2026.
+  'connections dynamodb:PutItem webhookKeys':
+    'a reconnect that must re-create the webhook mints a hook key: tested on the reconnect flow (test/connections/reconnect.test.ts), not through the connections handler',
+  'health-worker dynamodb:GetItem webhookKeys':
+    'the webhook step reads a hook key to adopt a subscription Calendly still lists under an unrecorded key: tested on the flows, not through the health worker',
+  'oauth-callback dynamodb:GetItem oauthStates':
+    'a refused state (reused or expired) is read back to name the refusal: tested on the connect flow (test/connections/oauth.test.ts), not through the callback handler',
+  'sync-worker sqs:SendMessage sync':
+    'an invocation out of time or a long 429 hands off with a resume kick: tested on processSyncMessage (test/sync/sync.test.ts), not through the sync worker handler',
   'connections secretsmanager:GetSecretValue': SECRETS,
   'oauth-callback secretsmanager:GetSecretValue': SECRETS,
   'webhook secretsmanager:GetSecretValue': SECRETS,
