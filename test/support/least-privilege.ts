@@ -24,7 +24,7 @@ const SECRETS =
 
 export const UNEXERCISED: Record<string, string> = {
   // Paths the flow-level suites drive (test/connections, test/sync) but no suite reaches through
-  // the handler, so no Lambda scope is open when they run. Found by the full run of 30 Nov 2026.
+  // the handler, so no Lambda scope is open when they run.
   'connections dynamodb:PutItem webhookKeys':
     'a reconnect that must re-create the webhook mints a hook key: tested on the reconnect flow (test/connections/reconnect.test.ts), not through the connections handler',
   'health-worker dynamodb:GetItem webhookKeys':
