@@ -31,7 +31,15 @@ export default defineConfig({
     },
     projects: [
       { extends: true, test: { name: 'unit', ...PROJECT_FILES.unit } },
-      { extends: true, test: { name: 'integration', ...PROJECT_FILES.integration } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          ...PROJECT_FILES.integration,
+          // Records every AWS SDK call the handlers make, then checks it against each role (lib/permissions.ts).
+          globalSetup: ['test/support/least-privilege.ts'],
+        },
+      },
       {
         extends: true,
         test: {

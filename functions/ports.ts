@@ -24,7 +24,8 @@ export interface AppSecrets {
   /** The Calendly OAuth app's webhook signing key (app-wide). */
   webhookSigningKey: string;
   /** 32-byte AES-256-GCM key for secrets at rest, base64. */
-  tokenEncryptionKey: string;
+  /** The key sealed values without a key id (`v1`) open with; optional once the keyring holds every key. */
+  tokenEncryptionKey?: string;
 }
 
 export interface SecretsSource {

@@ -29,6 +29,20 @@ import { METRICS_NAMESPACE, SERVICE_NAME } from './metrics.js';
 import { ACCESS, ASYNC_FAILURE_DESTINATION_ACTIONS, type FunctionAccess, type TableAccess } from './permissions.js';
 
 /** Memory and timeout per Lambda. HTTP handlers stay under API Gateway's 30 s integration limit. */
+
+/**
+ * The token keyring's generated-string template: one key `k1`, 43 characters of [A-Za-z0-9]
+ * (unpadded base64 of 32 bytes, ~254 bits). Frozen: a change here makes CloudFormation generate a
+ * new keyring on the next deploy, and nothing sealed before would open.
+ */
+export const TOKEN_KEYRING_TEMPLATE = Object.freeze({
+  secretStringTemplate: '{"current":"k1"}',
+  generateStringKey: 'k1',
+  passwordLength: 43,
+  excludePunctuation: true,
+  includeSpace: false,
+});
+
 export const FUNCTION_SETTINGS: Record<LambdaName, { memorySize: number; timeout: Duration; description: string }> = {
   // Reconnect may wait for a running reconnect's lease, then make a few Calendly calls.
   connections: { memorySize: 512, timeout: Duration.seconds(25), description: 'Connect, reconnect, disconnect and status of the caller\'s Calendly connection' },
@@ -85,6 +99,7 @@ export class CalendlyConnectorStack extends Stack {
   readonly queues: Record<QueueName, WorkQueue>;
   readonly api: ConnectorApi;
   readonly appSecret: Secret;
+  readonly tokenKeyring: Secret;
   readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
@@ -171,6 +186,22 @@ export class CalendlyConnectorStack extends Stack {
       reason: 'No automatic rotation: the Calendly client id/secret and the app webhook signing key are issued in the Calendly developer portal and cannot be rotated by a Lambda; rotating the token encryption key requires re-sealing every stored token, which is a planned manual operation, not a schedule.',
     });
 
+    // ---- Token keyring: the keys that seal tokens and signing keys at rest, in a secret of their
+    // own (reasons in lib/README.md, "The token key"). Its generated-string template is frozen
+    // (TOKEN_KEYRING_TEMPLATE, pinned by the template test): CloudFormation generates a new value
+    // only when that template changes, and a new value would make every stored token unreadable.
+    // After the first deployment only `npm run rotate-keys` changes its value. Retained, with the
+    // tables. The app secret above still holds the pre-keyring key, which opens `v1` values.
+    this.tokenKeyring = new Secret(this, 'TokenKeyring', {
+      description: 'Calendly connector: token keyring {"current":"<kid>","<kid>":"<base64 key>",...}. Change only with npm run rotate-keys.',
+      generateSecretString: { ...TOKEN_KEYRING_TEMPLATE },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.tokenKeyring).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'Rotating the token key re-seals every stored token and signing key: an operator step (npm run rotate-keys, lib/README.md), not a Lambda on a schedule.',
+    });
+
     // ---- Queues
     const queueFor = (name: QueueName, consumer: LambdaName) =>
       new WorkQueue(this, name === 'sync' ? 'SyncQueue' : 'HealthQueue', {
@@ -210,7 +241,10 @@ export class CalendlyConnectorStack extends Stack {
       const env: Record<string, string> = { ...commonEnv };
       for (const key of Object.keys(access.tables) as TableKey[]) env[TABLES[key].envVar] = this.tables.byKey[key].tableName;
       for (const q of access.sends) env[queueUrlEnv[q]] = this.queues[q].queue.queueUrl;
-      if (access.secret) env.APP_SECRET_ARN = this.appSecret.secretArn;
+      if (access.secret) {
+        env.APP_SECRET_ARN = this.appSecret.secretArn;
+        env.TOKEN_KEYRING_ARN = this.tokenKeyring.secretArn;
+      }
       // The health check's period (when a connection is next due) must match the schedule's rate.
       if (name === 'health-scheduler' || name === 'health-worker') env.HEALTH_CHECK_INTERVAL_SECONDS = String(healthCheckMinutes * 60);
       if (name === 'health-worker') env.RECONCILE_INTERVAL_SECONDS = contextString(this, 'reconcileIntervalSeconds') ?? '86400';
@@ -321,6 +355,10 @@ export class CalendlyConnectorStack extends Stack {
       value: this.appSecret.secretArn,
       description: 'Fill clientId, clientSecret and webhookSigningKey here (keep tokenEncryptionKey)',
     });
+    new CfnOutput(this, 'TokenKeyringArn', {
+      value: this.tokenKeyring.secretArn,
+      description: 'The token keyring: change it only with npm run rotate-keys (TOKEN_KEYRING_ARN)',
+    });
     new CfnOutput(this, 'HealthScheduleName', { value: schedule.scheduleName });
     new CfnOutput(this, 'AlarmTopicArn', {
       value: this.monitoring.topic.topicArn,
@@ -354,6 +392,8 @@ export class CalendlyConnectorStack extends Stack {
     if (access.sends.length) {
       hf.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['sqs:SendMessage'], resources: access.sends.map((q) => this.queues[q].queue.queueArn) }));
     }
-    if (access.secret) hf.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.appSecret.secretArn] }));
+    if (access.secret) {
+      hf.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.appSecret.secretArn, this.tokenKeyring.secretArn] }));
+    }
   }
 }

@@ -33,7 +33,8 @@ export function handlerEnvironment({ config, keys, store, queues, publicBaseUrl,
     CALENDLY_CLIENT_ID: app.clientId,
     CALENDLY_CLIENT_SECRET: app.clientSecret,
     CALENDLY_WEBHOOK_SIGNING_KEY: app.webhookSigningKey,
-    TOKEN_ENCRYPTION_KEY: config.tokenEncryptionKey ?? keys.tokenEncryptionKey,
+    // TOKEN_ENCRYPTION_KEY, when configured, is the single current key; else the keyring file's.
+    ...(config.tokenEncryptionKey ? { TOKEN_ENCRYPTION_KEY: config.tokenEncryptionKey } : { TOKEN_KEYRING: keys.tokenKeyring }),
     WEBHOOK_TOLERANCE_SECONDS: String(config.webhookToleranceSeconds),
     RECONCILE_INTERVAL_SECONDS: String(config.reconcileIntervalSeconds),
     SYNC_QUEUE_MAX_RECEIVE_COUNT: String(queues.maxReceiveCount),
@@ -43,6 +44,9 @@ export function handlerEnvironment({ config, keys, store, queues, publicBaseUrl,
 
 /** Hands the environment to the handlers; call before any of them is imported. */
 export function applyHandlerEnvironment(env: Record<string, string>): void {
+  // One key source at a time: a keyring left by an earlier start must not shadow TOKEN_ENCRYPTION_KEY.
+  delete process.env.TOKEN_KEYRING;
+  delete process.env.TOKEN_ENCRYPTION_KEY;
   Object.assign(process.env, env);
   // Locally the secrets come from the environment, never from Secrets Manager.
   delete process.env.APP_SECRET_ARN;

@@ -9,6 +9,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import * as z from 'zod';
+import { parseEncryptionKey, parseKeyring, serializeKeyring, singleKeyring, type Keyring } from '../functions/shared/crypto.js';
 
 export const JWT_ALG = 'RS256';
 
@@ -19,8 +20,10 @@ export interface SandboxCredentials {
 }
 
 export interface LocalKeys {
-  /** base64, 32 bytes. */
+  /** base64, 32 bytes: the first token key (it opens values sealed before key ids). */
   tokenEncryptionKey: string;
+  /** The token keyring (shared/crypto.ts parseKeyring), as the handlers get it in TOKEN_KEYRING. */
+  tokenKeyring: string;
   jwt: { kid: string; privateKey: CryptoKey; publicJwk: JWK };
   /** The embedded sandbox's OAuth app, kept so a restart talks to "the same" app. */
   sandbox: SandboxCredentials;
@@ -29,6 +32,11 @@ export interface LocalKeys {
 const fileSchema = z.object({
   version: z.literal(1),
   tokenEncryptionKey: z.string().min(1),
+  /**
+   * The token keyring, flat (`{"current":"k2","k1":"…","k2":"…"}`); `npm run rotate-keys` edits it.
+   * Absent in files written before key rotation: then it is the one key above, as `k1`.
+   */
+  tokenKeyring: z.record(z.string(), z.string()).optional(),
   jwt: z.object({ kid: z.string().min(1), privateJwk: z.record(z.string(), z.unknown()) }),
   sandbox: z.object({ clientId: z.string().min(1), clientSecret: z.string().min(1), webhookSigningKey: z.string().min(1) }),
 });
@@ -41,6 +49,35 @@ const newSandboxCredentials = (): SandboxCredentials => ({
 
 export const KEYS_FILE = 'local-keys.json';
 
+/** The keyring of a single key (a file from before key rotation, a fresh one). */
+const keyringOf = (tokenEncryptionKey: string): string => serializeKeyring(singleKeyring(parseEncryptionKey(tokenEncryptionKey)));
+
+/**
+ * The keyring in `<dataDir>/local-keys.json`, for `npm run rotate-keys` (stop the local runtime
+ * first: it reads the file when it starts). Writes keep every other field and replace the file
+ * atomically, owner-only.
+ */
+export function localKeyringFile(dataDir: string): { read(): Promise<Keyring>; write(ring: Keyring): Promise<void> } {
+  const path = join(dataDir, KEYS_FILE);
+  const load = async () => {
+    const parsed = fileSchema.safeParse(JSON.parse(await readFile(path, 'utf8')));
+    if (!parsed.success) throw new Error(`${path} is damaged`);
+    return parsed.data;
+  };
+  return {
+    read: async () => {
+      const file = await load();
+      return parseKeyring(file.tokenKeyring ? JSON.stringify(file.tokenKeyring) : keyringOf(file.tokenEncryptionKey));
+    },
+    write: async (ring) => {
+      const file = { ...(await load()), tokenKeyring: JSON.parse(serializeKeyring(ring)) as Record<string, string> };
+      const tmp = `${path}.${process.pid}.tmp`;
+      await writeFile(tmp, JSON.stringify(file), { mode: 0o600 });
+      await rename(tmp, path);
+    },
+  };
+}
+
 async function freshKeys(): Promise<{ file: z.infer<typeof fileSchema>; keys: LocalKeys }> {
   const { privateKey, publicKey } = await generateKeyPair(JWT_ALG, { extractable: true });
   const kid = randomUUID();
@@ -49,8 +86,8 @@ async function freshKeys(): Promise<{ file: z.infer<typeof fileSchema>; keys: Lo
   const tokenEncryptionKey = randomBytes(32).toString('base64');
   const sandbox = newSandboxCredentials();
   return {
-    file: { version: 1, tokenEncryptionKey, jwt: { kid, privateJwk }, sandbox },
-    keys: { tokenEncryptionKey, jwt: { kid, privateKey: privateKey as CryptoKey, publicJwk }, sandbox },
+    file: { version: 1, tokenEncryptionKey, tokenKeyring: JSON.parse(keyringOf(tokenEncryptionKey)) as Record<string, string>, jwt: { kid, privateJwk }, sandbox },
+    keys: { tokenEncryptionKey, tokenKeyring: keyringOf(tokenEncryptionKey), jwt: { kid, privateKey: privateKey as CryptoKey, publicJwk }, sandbox },
   };
 }
 
@@ -60,6 +97,7 @@ async function fromFile(file: z.infer<typeof fileSchema>): Promise<LocalKeys> {
   const { n, e, kty } = priv;
   return {
     tokenEncryptionKey: file.tokenEncryptionKey,
+    tokenKeyring: file.tokenKeyring ? JSON.stringify(file.tokenKeyring) : keyringOf(file.tokenEncryptionKey),
     jwt: { kid: file.jwt.kid, privateKey, publicJwk: { kty, n, e, kid: file.jwt.kid, alg: JWT_ALG, use: 'sig' } },
     sandbox: file.sandbox,
   };

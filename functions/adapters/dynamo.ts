@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { logSdkCalls } from './sdk-call-log.js';
 
 export interface DynamoOptions {
   /** Set for dynalite; unset in AWS. */
@@ -15,6 +16,7 @@ export function createDynamoClients(opts: DynamoOptions = {}): { raw: DynamoDBCl
       : {}),
     maxAttempts: 3,
   });
+  logSdkCalls(raw, 'dynamodb');
   const doc = DynamoDBDocumentClient.from(raw, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });

@@ -1,5 +1,6 @@
 import { SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import type { Queue, QueueName } from '../ports.js';
+import { logSdkCalls } from './sdk-call-log.js';
 
 /** SQS adapter; the same code talks to AWS SQS and to fauxqs locally (endpoint set). */
 export function createSqsQueue(opts: { urls: Record<QueueName, string>; endpoint?: string; region?: string; client?: SQSClient }): Queue {
@@ -9,6 +10,7 @@ export function createSqsQueue(opts: { urls: Record<QueueName, string>; endpoint
       region: opts.region ?? process.env.AWS_REGION ?? 'us-east-1',
       ...(opts.endpoint ? { endpoint: opts.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
     });
+  logSdkCalls(client, 'sqs');
   return {
     async send(queue, messages, sendOpts) {
       const url = opts.urls[queue];

@@ -33,5 +33,5 @@ export function createConnectionsHandler(getDeps: () => Promise<ConnectionDeps>)
         return json(200, await reconnect(deps, userId));
       }
       throw new NotFoundError('not_found', 'No such route.');
-    }, context);
+    }, context, 'connections');
 }

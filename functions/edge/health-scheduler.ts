@@ -5,12 +5,13 @@
  */
 import { healthTickSchema } from '../domain/messages.js';
 import { runHealthTick, type HealthSchedulerDeps, type HealthTickSummary } from '../flows/health/index.js';
+import { asLambda } from '../shared/invocation.js';
 import { logger } from '../shared/logger.js';
 import { addLambdaContext } from './lambda-context.js';
 import type { Context } from 'aws-lambda';
 
 export function createHealthSchedulerHandler(getDeps: () => Promise<HealthSchedulerDeps> | HealthSchedulerDeps) {
-  return async (event: unknown, context?: Context): Promise<HealthTickSummary> => {
+  return asLambda('health-scheduler', async (event: unknown, context?: Context): Promise<HealthTickSummary> => {
     addLambdaContext(context);
     const tick = healthTickSchema.safeParse(event ?? { kind: 'health-tick' });
     if (!tick.success) {
@@ -19,5 +20,5 @@ export function createHealthSchedulerHandler(getDeps: () => Promise<HealthSchedu
       throw new Error('health-scheduler expects {"kind":"health-tick","all"?:boolean}');
     }
     return runHealthTick(await getDeps(), tick.data);
-  };
+  });
 }

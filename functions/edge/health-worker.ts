@@ -7,7 +7,9 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { checkConnectionHealth, type HealthCheckDeps } from '../flows/health/index.js';
 import { healthMessageSchema, parseMessage } from '../domain/messages.js';
+import { asLambda } from '../shared/invocation.js';
 import { logger } from '../shared/logger.js';
+import { countingFailures, emitMetric } from '../shared/metrics.js';
 import { addLambdaContext } from './lambda-context.js';
 
 export async function handleHealthRecord(deps: HealthCheckDeps, record: SQSRecord): Promise<void> {
@@ -17,19 +19,21 @@ export async function handleHealthRecord(deps: HealthCheckDeps, record: SQSRecor
     return;
   }
   const result = await checkConnectionHealth(deps, parsed.value);
+  emitMetric('HealthChecks');
+  if (result.outcome === 'repaired') emitMetric('WebhooksRepaired');
   // Healthy and skipped checks are the bulk (every connection, every period): debug only.
   const routine = result.outcome === 'healthy' || result.outcome.startsWith('skipped');
   logger[routine ? 'debug' : 'info']('health check done', { messageId: record.messageId, userId: parsed.value.userId, ...result });
 }
 
 export function createHealthWorkerHandler(getDeps: () => Promise<HealthCheckDeps> | HealthCheckDeps) {
-  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+  return asLambda('health-worker', async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     addLambdaContext(context);
     const deps = await getDeps();
     const processor = new BatchProcessor(EventType.SQS);
-    return processPartialResponse(event, (record: SQSRecord) => handleHealthRecord(deps, record), processor, {
+    return processPartialResponse(event, countingFailures((record: SQSRecord) => handleHealthRecord(deps, record)), processor, {
       ...(context ? { context } : {}),
       throwOnFullBatchFailure: false,
     });
-  };
+  });
 }

@@ -1,7 +1,9 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type * as z from 'zod';
 import { DomainError, InvalidInputError, type FailureKind } from '../domain/errors.js';
+import { runAsLambda, type LambdaName } from '../shared/invocation.js';
 import { logger } from '../shared/logger.js';
+import { countHandledFailure } from '../shared/metrics.js';
 import { addLambdaContext } from './lambda-context.js';
 
 export type HttpEvent = APIGatewayProxyEventV2 & {
@@ -89,18 +91,23 @@ export function parseWith<T extends z.ZodType>(schema: T, data: unknown, code = 
 }
 
 /**
- * Wraps a handler body: domain errors and edge refusals become their `{error, message}` answer; anything else is
- * logged (without secrets) and answered as a 500 that says nothing internal.
+ * Wraps a handler body, run as an invocation of `lambda`: domain errors and edge refusals become their
+ * `{error, message}` answer; anything else is logged (without secrets), counted as a handled failure of
+ * that Lambda (the alarm that sees the 500s Lambda's own Errors metric never does) and answered as a
+ * 500 that says nothing internal.
  */
-export async function withErrors(event: HttpEvent, body: () => Promise<HttpResult>, context?: Context): Promise<HttpResult> {
-  addLambdaContext(context);
-  logger.appendKeys({ correlationId: event.requestContext?.requestId });
-  try {
-    return await body();
-  } catch (err) {
-    if (err instanceof DomainError) return errorResponse(STATUS_OF[err.kind], err.code, err.message);
-    if (err instanceof HttpRefusal) return errorResponse(err.status, err.code, err.message);
-    logger.error('unhandled error', { error: err });
-    return errorResponse(500, 'internal_error', 'Something went wrong on our side; please try again.');
-  }
+export function withErrors(event: HttpEvent, body: () => Promise<HttpResult>, context: Context | undefined, lambda: LambdaName): Promise<HttpResult> {
+  return runAsLambda(lambda, async () => {
+    addLambdaContext(context);
+    logger.appendKeys({ correlationId: event.requestContext?.requestId });
+    try {
+      return await body();
+    } catch (err) {
+      if (err instanceof DomainError) return errorResponse(STATUS_OF[err.kind], err.code, err.message);
+      if (err instanceof HttpRefusal) return errorResponse(err.status, err.code, err.message);
+      logger.error('unhandled error', { error: err });
+      countHandledFailure(lambda);
+      return errorResponse(500, 'internal_error', 'Something went wrong on our side; please try again.');
+    }
+  });
 }

@@ -12,5 +12,5 @@ export function makeMeetingsHandler(deps: ListMeetingsDeps | (() => ListMeetings
       const resolved = typeof deps === 'function' ? deps() : deps;
       const page = await listMeetings(resolved, userId, event.queryStringParameters);
       return json(200, page);
-    }, context);
+    }, context, 'meetings');
 }

@@ -7,6 +7,7 @@ import type { Context } from 'aws-lambda';
 import type { ConnectionDeps } from '../flows/connection-deps.js';
 import { completeConnect } from '../flows/connect.js';
 import { logger } from '../shared/logger.js';
+import { countHandledFailure } from '../shared/metrics.js';
 import { redirect, withErrors, type HttpEvent, type HttpResult } from './http.js';
 
 const param = (event: HttpEvent, name: string): string | undefined => {
@@ -25,10 +26,11 @@ export function createOAuthCallbackHandler(getDeps: () => Promise<ConnectionDeps
       } catch (e) {
         // The browser is mid-redirect: send it back to the app with a reason, never a JSON 500.
         logger.error('oauth callback failed', { error: e });
+        countHandledFailure();
         const url = new URL(deps.appRedirectUrl);
         url.searchParams.set('calendly', 'error');
         url.searchParams.set('reason', 'temporarily_unavailable');
         return redirect(url.toString());
       }
-    }, context);
+    }, context, 'oauth-callback');
 }

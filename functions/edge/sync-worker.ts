@@ -9,9 +9,12 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { processPurgeMessage, processSyncMessage, SyncRetryLaterError, type SyncDeps } from '../flows/sync/index.js';
+import { processPurgeMessage, processSyncMessage, type SyncDeps } from '../flows/sync/index.js';
+import { SyncRetryLaterError } from '../flows/sync/types.js';
 import { isPurgeMessage, parseMessage, syncQueueMessageSchema } from '../domain/messages.js';
+import { asLambda } from '../shared/invocation.js';
 import { logger } from '../shared/logger.js';
+import { countingFailures, emitMetric } from '../shared/metrics.js';
 import { addLambdaContext } from './lambda-context.js';
 
 /** Handles one record; exported for tests. Throws to report the record as failed. */
@@ -33,6 +36,7 @@ export async function handleSyncRecord(deps: SyncDeps, record: SQSRecord, deadli
     }
     const result = await processSyncMessage(deps, msg, { messageId: record.messageId, deadlineMs, lastTry });
     logger.info('sync message done', { messageId: record.messageId, userId: msg.userId, ...result });
+    emitMetric('SyncRunsCompleted', result.runsCompleted);
   } catch (e) {
     if (e instanceof SyncRetryLaterError) {
       // Not a failure: the run this message started is still held by a live lease.
@@ -46,7 +50,7 @@ export async function handleSyncRecord(deps: SyncDeps, record: SQSRecord, deadli
 
 /** The handler over given deps (the local runtime and tests build their own). */
 export function createSyncWorkerHandler(getDeps: () => Promise<SyncDeps> | SyncDeps) {
-  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+  return asLambda('sync-worker', async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     addLambdaContext(context);
     const deps = await getDeps();
     const remaining = context?.getRemainingTimeInMillis?.();
@@ -55,9 +59,11 @@ export function createSyncWorkerHandler(getDeps: () => Promise<SyncDeps> | SyncD
     // One processor per invocation: it keeps per-batch state, and the local runtime runs
     // several batches of one handler at once.
     const processor = new BatchProcessor(EventType.SQS);
-    return processPartialResponse(event, (record: SQSRecord) => handleSyncRecord(deps, record, deadlineMs), processor, {
+    // A record that throws is reported failed (and counted); a sync still running elsewhere is a planned retry.
+    const handle = countingFailures((record: SQSRecord) => handleSyncRecord(deps, record, deadlineMs), (e) => e instanceof SyncRetryLaterError);
+    return processPartialResponse(event, handle, processor, {
       ...(context ? { context } : {}),
       throwOnFullBatchFailure: false,
     });
-  };
+  });
 }

@@ -28,5 +28,5 @@ export function makeWebhookHandler(deps: IngestDeps | (() => Promise<IngestDeps>
         body: rawBody(event),
       });
       return json(result.statusCode, result.body);
-    }, context);
+    }, context, 'webhook');
 }

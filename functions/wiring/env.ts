@@ -41,6 +41,10 @@ const serviceEnvSchema = z.object({
   CALENDLY_CLIENT_SECRET: z.string().optional(),
   CALENDLY_WEBHOOK_SIGNING_KEY: z.string().optional(),
   TOKEN_ENCRYPTION_KEY: z.string().optional(),
+  /** AWS: the Secrets Manager secret holding the token keyring (shared/crypto.ts parseKeyring). */
+  TOKEN_KEYRING_ARN: z.string().min(1).optional(),
+  /** Local: the token keyring itself (from DATA_DIR/local-keys.json); wins over TOKEN_ENCRYPTION_KEY. */
+  TOKEN_KEYRING: z.string().min(1).optional(),
 });
 
 export type ServiceEnv = z.infer<typeof serviceEnvSchema>;

@@ -15,6 +15,10 @@ const noSecrets: SecretBox = {
   open: () => {
     throw new Error('health-scheduler never handles secrets');
   },
+  currentKid: 'none',
+  kidOf: () => {
+    throw new Error('health-scheduler never handles secrets');
+  },
 };
 
 export const healthSchedulerDeps = lazy((): HealthSchedulerDeps => {

@@ -3,7 +3,8 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { cacheHookKeys, type IngestDeps } from '../flows/ingest.js';
 import { systemClock, type Clock, type SecretsSource } from '../ports.js';
 import type { SecretBox } from '../shared/crypto.js';
-import { emitMetric, type CustomMetric } from '../shared/metrics.js';
+import { emitMetric, type InformationalMetricName } from '../shared/metrics.js';
+import type { ServiceMetricName } from '../shared/metric-names.js';
 import { createAppKeySource } from '../shared/webhook-signature.js';
 import { createConnectionStatusReader } from '../store/connection-status.js';
 import { createMeetingStore } from '../store/meetings/index.js';
@@ -32,7 +33,7 @@ export function ingestDepsFrom(p: {
     parked: createParkedWebhookStore(p.doc, p.tables.parkedWebhooks),
     clock: p.clock,
     toleranceSeconds: p.toleranceSeconds,
-    metric: (name: string, value: number, dimensions?: Record<string, string>) => emitMetric(name as CustomMetric, value, undefined, dimensions),
+    metric: (name: string, value: number, dimensions?: Record<string, string>) => emitMetric(name as ServiceMetricName | InformationalMetricName, value, dimensions),
   };
 }
 

@@ -14,7 +14,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { QueueName } from '../../functions/ports.js';
 import { ROUTES } from '../../functions/routes.js';
-import { parseEncryptionKey } from '../../functions/shared/crypto.js';
+import { parseEncryptionKey, parseKeyring } from '../../functions/shared/crypto.js';
 import { ALL_TABLES, TABLES, type TableDef, type TableKey } from '../../functions/store/tables.js';
 import { ALL_LAMBDAS, type LambdaName } from '../../lib/bundling.js';
 import { ACCESS, ASYNC_FAILURE_DESTINATION_ACTIONS, EVENT_SOURCE_ACTIONS, permissionsOf } from '../../lib/permissions.js';
@@ -327,6 +327,7 @@ describe('Lambda functions', () => {
       for (const key of Object.keys(access.tables) as TableKey[]) expected[TABLES[key].envVar] = { Ref: tableLogicalId(key) };
       for (const q of access.sends) expected[q === 'sync' ? 'SYNC_QUEUE_URL' : 'HEALTH_QUEUE_URL'] = { Ref: queueLogicalId(q) };
       if (access.secret) expected.APP_SECRET_ARN = { Ref: logicalId(stack.appSecret) };
+      if (access.secret) expected.TOKEN_KEYRING_ARN = { Ref: logicalId(stack.tokenKeyring) };
       if (name === 'health-scheduler' || name === 'health-worker') expected.HEALTH_CHECK_INTERVAL_SECONDS = '900';
       if (name === 'health-worker') expected.RECONCILE_INTERVAL_SECONDS = '86400';
       // The queue's redrive maxReceiveCount, as the sync worker must know its last try.
@@ -465,6 +466,7 @@ describe('IAM: least privilege per function', () => {
     }
     for (const q of ['sync', 'health'] as const) if (j === JSON.stringify({ 'Fn::GetAtt': [queueLogicalId(q), 'Arn'] })) return `queue:${q}`;
     if (j === JSON.stringify({ Ref: logicalId(stack.appSecret) })) return 'secret';
+    if (j === JSON.stringify({ Ref: logicalId(stack.tokenKeyring) })) return 'keyring';
     if (j === JSON.stringify({ 'Fn::GetAtt': [schedulesDlq(), 'Arn'] })) return 'queue:healthScheduleDlq';
     for (const name of ALL_LAMBDAS) if (j === JSON.stringify({ 'Fn::GetAtt': [logicalId(stack.functions[name].logGroup), 'Arn'] })) return `logs:${name}`;
     return `unknown:${j}`;
@@ -484,6 +486,8 @@ describe('IAM: least privilege per function', () => {
     const out = permissionsOf(name).map((p) =>
       p.service === 'dynamodb' ? `${p.action} ${p.index ? `index:${p.table}/${p.index}` : `table:${p.table}`}` : p.service === 'sqs' ? `${p.action} queue:${p.queue}` : `${p.action} secret`,
     );
+    // Whoever reads the app secret seals or opens secrets at rest: it reads the keyring too.
+    if (ACCESS[name].secret) out.push('secretsmanager:GetSecretValue keyring');
     for (const a of ['logs:CreateLogStream', 'logs:PutLogEvents']) out.push(`${a} logs:${name}`);
     const consumed = ACCESS[name].consumes;
     if (consumed) for (const a of EVENT_SOURCE_ACTIONS) out.push(`${a} queue:${consumed}`);
@@ -527,13 +531,48 @@ describe('IAM: least privilege per function', () => {
       for (const key of Object.keys(TABLES) as TableKey[]) expect(env.includes(`"${tableLogicalId(key)}"`), `${name} ${key}`).toBe(key in ACCESS[name].tables);
       for (const q of ['sync', 'health'] as const) expect(env.includes(`"${queueLogicalId(q)}"`), `${name} ${q}`).toBe(ACCESS[name].sends.includes(q));
       expect(env.includes(`"${logicalId(stack.appSecret)}"`), `${name} secret`).toBe(ACCESS[name].secret);
+      expect(env.includes(`"${logicalId(stack.tokenKeyring)}"`), `${name} keyring`).toBe(ACCESS[name].secret);
     }
+  });
+});
+
+describe('token keyring: a value no template change regenerates', () => {
+  // CloudFormation generates a secret's value again when its GenerateSecretString changes. Both
+  // templates are frozen here, literally: the keyring's (a new value = every stored token and
+  // signing key unreadable) and the app secret's (a new value = the Calendly credentials the
+  // operator filled in are gone, and with them the key that opens `v1` values). Changing either
+  // literal below is the decision to lose that data.
+  const FROZEN = {
+    keyring: { SecretStringTemplate: '{"current":"k1"}', GenerateStringKey: 'k1', PasswordLength: 43, ExcludePunctuation: true, IncludeSpace: false },
+    app: { SecretStringTemplate: '{"clientId":"","clientSecret":"","webhookSigningKey":""}', GenerateStringKey: 'tokenEncryptionKey', PasswordLength: 43, ExcludePunctuation: true, IncludeSpace: false },
+  };
+
+  it('both secrets keep their generated-string templates exactly, and survive stack deletion and replacement', () => {
+    expect(ofType('AWS::SecretsManager::Secret')).toHaveLength(2);
+    for (const [which, el] of [['keyring', stack.tokenKeyring], ['app', stack.appSecret]] as const) {
+      const r = resources[logicalId(el)]!;
+      expect(r.Properties.GenerateSecretString, which).toEqual(FROZEN[which]);
+      expect([r.DeletionPolicy, r.UpdateReplacePolicy], which).toEqual(['Retain', 'Retain']);
+    }
+  });
+
+  it('its first value is a keyring the code opens, given to every function that seals, and an output for the rotation command', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+    const generated = Array.from({ length: 43 }, (_, i) => alphabet[(i * 17 + 3) % alphabet.length]).join('');
+    const first = parseKeyring(JSON.stringify({ ...JSON.parse(FROZEN.keyring.SecretStringTemplate), [FROZEN.keyring.GenerateStringKey]: generated }));
+    expect(first.current).toBe('k1');
+    expect(first.keys[0]!.key).toHaveLength(32);
+    for (const name of ALL_LAMBDAS) {
+      const env = fnProps(name).Environment.Variables as Json;
+      expect(env.TOKEN_KEYRING_ARN, name).toEqual(ACCESS[name].secret ? { Ref: logicalId(stack.tokenKeyring) } : undefined);
+    }
+    expect((template.toJSON().Outputs as Json).TokenKeyringArn.Value).toEqual({ Ref: logicalId(stack.tokenKeyring) });
   });
 });
 
 describe('app secret', () => {
   it('is generated with a 32-byte token key the code accepts, placeholders for the Calendly values, and retained', () => {
-    const [, secret] = ofType('AWS::SecretsManager::Secret')[0]!;
+    const secret = resources[logicalId(stack.appSecret)]!;
     expect(secret.DeletionPolicy).toBe('Retain');
     const gen = secret.Properties.GenerateSecretString as Json;
     expect(gen).toMatchObject({ GenerateStringKey: 'tokenEncryptionKey', PasswordLength: 43, ExcludePunctuation: true, IncludeSpace: false });

@@ -148,7 +148,7 @@ describe('getAccessToken: single-flight refresh across Lambdas', () => {
     const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
     const raw = (await h.db.doc.send(new GetCommand({ TableName: h.db.tables.connections, Key: { userId } }))).Item;
     expect(JSON.stringify(raw)).not.toContain(token);
-    expect(String(raw?.accessTokenSealed)).toMatch(/^v1\./);
+    expect(String(raw?.accessTokenSealed)).toMatch(/^v2\.k1\./);
     // Copying a sealed token onto another user's item does not open.
     const other = newUserId();
     await h.db.doc.send(

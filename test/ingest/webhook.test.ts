@@ -5,7 +5,6 @@ import { logSinks } from '../../functions/shared/logger.js';
 import { createAppKeySource } from '../../functions/shared/webhook-signature.js';
 import { cacheHookKeys, replayParked, type IngestDeps } from '../../functions/flows/ingest.js';
 import { createConnectionStatusReader } from '../../functions/store/connection-status.js';
-import { emitMetric } from '../../functions/shared/metrics.js';
 import { makeWebhookHandler } from '../../functions/edge/webhook.js';
 import { createMeetingStore, type MeetingStore } from '../../functions/store/meetings/index.js';
 import { createParkedWebhookStore, parkedIdOf } from '../../functions/store/parked-webhooks.js';
@@ -387,20 +386,6 @@ describe('POST /webhooks/calendly/{hookKey} over dynalite', () => {
       expect(await replayParked(deps, id)).toBe('not_found');
       const bad = await deps.parked.park({ userId: 'user-ok', hookKey: hooks.ok, body: Buffer.from('nope'), reason: 'x', nowMs: NOW });
       expect(await replayParked(deps, bad.id)).toBe('still_invalid');
-    });
-
-    it('emits the metric as one EMF line in the configured namespace', () => {
-      const lines: string[] = [];
-      process.env.POWERTOOLS_METRICS_NAMESPACE = 'TestNs';
-      emitMetric('ParkedWebhooks', 1, (l) => void lines.push(l));
-      delete process.env.POWERTOOLS_METRICS_NAMESPACE;
-      const emf = JSON.parse(lines[0] as string);
-      expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'TestNs', Metrics: [{ Name: 'ParkedWebhooks', Unit: 'Count' }] });
-      expect(emf.ParkedWebhooks).toBe(1);
-      emitMetric('WebhookSignatureKey', 1, (l) => void lines.push(l), { key: 'hook' });
-      const keyed = JSON.parse(lines[1] as string);
-      expect(keyed._aws.CloudWatchMetrics[0]).toMatchObject({ Dimensions: [['service', 'key']], Metrics: [{ Name: 'WebhookSignatureKey', Unit: 'Count' }] });
-      expect(keyed).toMatchObject({ key: 'hook', WebhookSignatureKey: 1 });
     });
   });
 

@@ -22,6 +22,7 @@ export const UNIT: ProjectFiles = {
   include: [
     'test/openapi.test.ts',
     'test/adapters/**/*.test.ts',
+    'test/unit/keyring.test.ts',
     'test/cdk/stack.test.ts',
     'test/ingest/merge.test.ts',
     'test/ingest/signature.test.ts',
