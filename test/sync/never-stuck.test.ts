@@ -37,7 +37,7 @@ describe('never stuck', { timeout: 120_000 }, () => {
     const start = h.clock.now() + DAY;
     const uris = h.sandbox.seedEvents(c.user.uri, 299, { startFrom: start, intervalMin: 30 });
     // An event whose meeting item can never fit DynamoDB's 400 KB item limit (its name alone is
-    // 410 KB): the store refuses it with a ValidationException on every try.
+    // 410 KB): the store refuses it on every try, before anything is written (its size budget).
     const poison = await h.sandbox.book({ userUri: c.user.uri, invitees: [{ email: 'guest@example.test' }], startTime: start + 150 * 30 * 60_000 + 60_000, name: 'x'.repeat(410 * 1024) });
     const poisonUri = poison.event.uri as string;
     const metrics: string[] = [];
@@ -51,9 +51,9 @@ describe('never stuck', { timeout: 120_000 }, () => {
     const state = await h.syncState.get(c.userId);
     expect(state).toMatchObject({ runsCompleted: 1, eventsSkipped: 1, eventsSynced: 300 });
     expect(state.run).toBeUndefined();
-    expect(state.lastSkipped).toEqual([{ eventUri: poisonUri, cause: expect.stringMatching(/ValidationException.*size/i), at: expect.any(Number) }]);
+    expect(state.lastSkipped).toEqual([{ eventUri: poisonUri, cause: expect.stringMatching(/ItemTooLargeError: .*\d+ bytes \(limit \d+\)/), at: expect.any(Number) }]);
     const logged = lines.find((l) => l.message === 'sync skipped an event the store refused');
-    expect(logged).toMatchObject({ level: 'error', eventUri: poisonUri, error: { name: 'ValidationException', stack: expect.any(String) } });
+    expect(logged).toMatchObject({ level: 'error', eventUri: poisonUri, error: { name: 'ItemTooLargeError', stack: expect.any(String) } });
     expect(metrics).toEqual([]); // a skip is not a given-up run
 
     // The next sync of the same connection runs (and skips the same event again), a minute
