@@ -3,6 +3,7 @@
  * (functions/adapters, functions/calendly, functions/store) implement these over the real
  * services, and tests wire them to dynalite, fauxqs and the Calendly sandbox.
  */
+import type { MeetingChangedEvent } from './domain/meeting-events.js';
 
 /** Wall clock in epoch milliseconds; injectable so leases and expiry can be tested. */
 export interface Clock {
@@ -39,4 +40,15 @@ export type QueueName = 'sync' | 'health';
 /** SQS in AWS, fauxqs locally; same @aws-sdk/client-sqs adapter. */
 export interface Queue {
   send(queue: QueueName, messages: readonly unknown[], opts?: { delaySeconds?: number }): Promise<void>;
+}
+
+/**
+ * Where `Meeting Changed` events go: EventBridge in AWS (adapters/eventbridge.ts), the local
+ * runtime's in-process bus locally. `publish` retries what it can itself and answers with the
+ * events it could not publish (never throws for them): the caller leaves those pending for the
+ * sweep, so an acknowledged change is never lost. Consumers dedupe on (eventUri, version), so
+ * publishing an event twice is harmless.
+ */
+export interface MeetingEventPublisher {
+  publish(events: readonly MeetingChangedEvent[]): Promise<{ failed: MeetingChangedEvent[] }>;
 }

@@ -11,6 +11,7 @@
  *   { service: 'dynamodb', action: 'dynamodb:Query', table: 'meetings', index: 'byStartTime' }
  *   { service: 'sqs', action: 'sqs:SendMessage', queue: 'sync' }          (SendMessageBatch too)
  *   { service: 'secretsmanager', action: 'secretsmanager:GetSecretValue' }
+ *   { service: 'events', action: 'events:PutEvents' }                    (the stack's meeting event bus)
  * A BatchGetItem authorizes per table it names (the webhook's batch read spans meetings and
  * connections). What the Lambda service does with the role for an SQS event source
  * (`EVENT_SOURCE_ACTIONS` on the consumed queue) and the function's own log group are outside
@@ -40,6 +41,12 @@ export interface FunctionAccess {
   consumes?: QueueName;
   /** Reads the app secret (`secretsmanager:GetSecretValue`): OAuth client, app signing key, token encryption key. */
   secret: boolean;
+  /**
+   * Publishes `Meeting Changed` events (`events:PutEvents` on the stack's bus, no other bus):
+   * the functions that write meetings (webhook ingest, sync) and the health worker, whose
+   * sweep publishes what a crash left pending.
+   */
+  publishes?: boolean;
 }
 
 // Store methods → actions (functions/store/*): connections.get/getWithTokens/getPreviousAccount
@@ -95,6 +102,7 @@ export const ACCESS: Record<LambdaName, FunctionAccess> = {
     },
     sends: [],
     secret: true,
+    publishes: true,
   },
   ping: { tables: {}, sends: [], secret: false },
   // Pages Calendly for one connection (token via the refresh lease on the connection) into
@@ -110,6 +118,7 @@ export const ACCESS: Record<LambdaName, FunctionAccess> = {
     sends: ['sync'],
     consumes: 'sync',
     secret: true,
+    publishes: true,
   },
   // Finds due connections through byCheckDue and fans them out; reads nothing else, writes
   // nothing (the health worker records each check), never calls Calendly.
@@ -126,6 +135,7 @@ export const ACCESS: Record<LambdaName, FunctionAccess> = {
     sends: ['sync'],
     consumes: 'health',
     secret: true,
+    publishes: true,
   },
 };
 
@@ -138,7 +148,8 @@ export const ASYNC_FAILURE_DESTINATION_ACTIONS = ['sqs:SendMessage'] as const;
 export type Permission =
   | { service: 'dynamodb'; action: `dynamodb:${DynamoAction}`; table: TableKey; index?: string }
   | { service: 'sqs'; action: 'sqs:SendMessage'; queue: QueueName }
-  | { service: 'secretsmanager'; action: 'secretsmanager:GetSecretValue' };
+  | { service: 'secretsmanager'; action: 'secretsmanager:GetSecretValue' }
+  | { service: 'events'; action: 'events:PutEvents' };
 
 /** One row of ACCESS as a flat list of (action, resource) pairs: what the handler's code may call. */
 export function permissionsOf(name: LambdaName): Permission[] {
@@ -150,5 +161,6 @@ export function permissionsOf(name: LambdaName): Permission[] {
   }
   for (const queue of row.sends) out.push({ service: 'sqs', action: 'sqs:SendMessage', queue });
   if (row.secret) out.push({ service: 'secretsmanager', action: 'secretsmanager:GetSecretValue' });
+  if (row.publishes) out.push({ service: 'events', action: 'events:PutEvents' });
   return out;
 }

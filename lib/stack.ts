@@ -5,6 +5,7 @@
  *                                   │
  *                                   └──► SQS sync queue ──► sync-worker
  *   EventBridge Scheduler ──► health-scheduler ──► SQS health queue ──► health-worker
+ *   webhook / sync-worker / health-worker ──► EventBridge bus (Meeting Changed) ──► archive, host app rules
  *
  * plus the app secret, alarms and the outputs to register at Calendly.
  */
@@ -23,6 +24,7 @@ import { ALL_LAMBDAS, type LambdaName } from './bundling.js';
 import { ConnectorApi, type Throttle } from './constructs/connector-api.js';
 import { DataTables } from './constructs/data-tables.js';
 import { HandlerFunction } from './constructs/handler-function.js';
+import { MeetingEvents } from './constructs/meeting-events.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { DeadLetterQueue, WorkQueue } from './constructs/work-queue.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from './metrics.js';
@@ -101,6 +103,7 @@ export class CalendlyConnectorStack extends Stack {
   readonly appSecret: Secret;
   readonly tokenKeyring: Secret;
   readonly monitoring: Monitoring;
+  readonly meetingEvents: MeetingEvents;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     // No CDK metadata resource: its condition lists every region it is available in by name,
@@ -143,6 +146,12 @@ export class CalendlyConnectorStack extends Stack {
       description: 'Connections moving to authorization_required within one hour that fire the alarm (ordinary churn stays far below; raise it for very large fleets)',
       minValue: 1,
       default: Number(contextString(this, 'authorizationRequiredAlarmThreshold') ?? 10),
+    });
+    const eventArchiveRetentionDays = new CfnParameter(this, 'EventArchiveRetentionDays', {
+      type: 'Number',
+      description: 'Days the archive of Meeting Changed events keeps them for replay (0 = indefinitely)',
+      minValue: 0,
+      default: Number(contextString(this, 'eventArchiveRetentionDays') ?? 30),
     });
     const hasAllowedOrigins = new CfnCondition(this, 'HasAllowedOrigins', {
       expression: Fn.conditionNot(Fn.conditionEquals(Fn.join('', allowedOrigins.valueAsList), '')),
@@ -202,6 +211,9 @@ export class CalendlyConnectorStack extends Stack {
       reason: 'Rotating the token key re-seals every stored token and signing key: an operator step (npm run rotate-keys, lib/README.md), not a Lambda on a schedule.',
     });
 
+    // ---- Meeting Changed events for the host app: the bus and its archive
+    this.meetingEvents = new MeetingEvents(this, 'MeetingEvents', { archiveRetentionDays: eventArchiveRetentionDays.valueAsNumber });
+
     // ---- Queues
     const queueFor = (name: QueueName, consumer: LambdaName) =>
       new WorkQueue(this, name === 'sync' ? 'SyncQueue' : 'HealthQueue', {
@@ -245,6 +257,7 @@ export class CalendlyConnectorStack extends Stack {
         env.APP_SECRET_ARN = this.appSecret.secretArn;
         env.TOKEN_KEYRING_ARN = this.tokenKeyring.secretArn;
       }
+      if (access.publishes) env.EVENT_BUS_NAME = this.meetingEvents.bus.eventBusName;
       // The health check's period (when a connection is next due) must match the schedule's rate.
       if (name === 'health-scheduler' || name === 'health-worker') env.HEALTH_CHECK_INTERVAL_SECONDS = String(healthCheckMinutes * 60);
       if (name === 'health-worker') env.RECONCILE_INTERVAL_SECONDS = contextString(this, 'reconcileIntervalSeconds') ?? '86400';
@@ -365,6 +378,12 @@ export class CalendlyConnectorStack extends Stack {
       description: 'SNS topic every alarm notifies; subscribe more endpoints (chat, paging) here',
     });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+    new CfnOutput(this, 'EventBusName', {
+      value: this.meetingEvents.bus.eventBusName,
+      description: 'EventBridge bus of the Meeting Changed events (source calendly-connector): attach your rules here',
+    });
+    new CfnOutput(this, 'EventBusArn', { value: this.meetingEvents.bus.eventBusArn });
+    new CfnOutput(this, 'EventArchiveArn', { value: this.meetingEvents.archive.archiveArn, description: 'Archive to replay Meeting Changed events from (lib/README.md)' });
   }
 
   private logicalIdOf(element: CfnElement): string {
@@ -374,7 +393,7 @@ export class CalendlyConnectorStack extends Stack {
   /**
    * The row's permissions as policy statements on exactly those resources: table actions on the
    * table's ARN, queries on `<table ARN>/index/<name>` (never `index/*`), SendMessage on each
-   * queue, GetSecretValue on the secret. Not the CDK grant helpers: grantReadData alone adds Scan,
+   * queue, GetSecretValue on the secret, PutEvents on the meeting event bus. Not the CDK grant helpers: grantReadData alone adds Scan,
    * ConditionCheckItem, DescribeTable, stream reads and every index of the table.
    */
   private grant(hf: HandlerFunction, access: FunctionAccess): void {
@@ -395,5 +414,7 @@ export class CalendlyConnectorStack extends Stack {
     if (access.secret) {
       hf.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.appSecret.secretArn, this.tokenKeyring.secretArn] }));
     }
+    // This bus only (not grantPutEventsTo, which is the same statement, but kept beside the others).
+    if (access.publishes) hf.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['events:PutEvents'], resources: [this.meetingEvents.bus.eventBusArn] }));
   }
 }

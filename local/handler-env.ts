@@ -4,6 +4,7 @@
  */
 import type { CalendlyApp, CalendlyTarget } from './calendly.js';
 import type { LocalConfig } from './config.js';
+import { LOCAL_EVENT_BUS_NAME } from './events.js';
 import type { LocalKeys } from './keys.js';
 import type { LocalQueues } from './queues.js';
 import type { LocalStore } from './store.js';
@@ -16,9 +17,11 @@ export interface HandlerEnvInput {
   publicBaseUrl: string;
   calendly: CalendlyTarget;
   app: CalendlyApp;
+  /** The front door's PutEvents endpoint for the in-process bus. */
+  eventsEndpoint?: string;
 }
 
-export function handlerEnvironment({ config, keys, store, queues, publicBaseUrl, calendly, app }: HandlerEnvInput): Record<string, string> {
+export function handlerEnvironment({ config, keys, store, queues, publicBaseUrl, calendly, app, eventsEndpoint }: HandlerEnvInput): Record<string, string> {
   return {
     ...store.tableEnv,
     AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
@@ -39,6 +42,8 @@ export function handlerEnvironment({ config, keys, store, queues, publicBaseUrl,
     RECONCILE_INTERVAL_SECONDS: String(config.reconcileIntervalSeconds),
     SYNC_QUEUE_MAX_RECEIVE_COUNT: String(queues.maxReceiveCount),
     LOG_LEVEL: config.logLevel,
+    EVENT_BUS_NAME: LOCAL_EVENT_BUS_NAME,
+    ...(eventsEndpoint ? { EVENTS_ENDPOINT: eventsEndpoint } : {}),
   };
 }
 

@@ -20,6 +20,7 @@ import { restoreBacklog, saveBacklog } from './backlog.js';
 import { saveSandboxState, startCalendly, type CalendlyTarget } from './calendly.js';
 import { loadConfig, type LocalConfig } from './config.js';
 import { createCors } from './cors.js';
+import { LOCAL_EVENT_BUS_NAME, LocalEventBus } from './events.js';
 import { applyHandlerEnvironment, handlerEnvironment } from './handler-env.js';
 import { createHandlerRegistry, HANDLER_NAMES, type AnyHandler, type AnyHandlerName } from './handlers.js';
 import { runHealthCheck, type HealthCheckSummary } from './health-check.js';
@@ -79,6 +80,8 @@ export interface LocalRuntime {
   queueStats(): Record<QueueName, QueueStats>;
   /** One health-check cycle over every connection, waiting for the work it queued. */
   runHealthCheck(): Promise<HealthCheckSummary>;
+  /** The in-process event bus that `GET /dev/events` reads (tests may append to it directly). */
+  readonly events: LocalEventBus;
   /** Graceful: stop accepting, finish in-flight work, close everything. Idempotent. */
   stop(): Promise<void>;
 }
@@ -120,6 +123,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     const store = (storeR as PromiseFulfilledResult<LocalStore>).value;
     const queues = (queuesR as PromiseFulfilledResult<LocalQueues>).value;
     const auth = new LocalAuth(keys);
+    const events = new LocalEventBus();
 
     const handlers = createHandlerRegistry(opts.handlers);
     const inFlight = createInFlight();
@@ -143,6 +147,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
         integrationTimeoutMs: opts.integrationTimeoutMs,
         sandboxBaseUrl: () => sandbox?.baseUrl,
         dev: {
+          events,
           runHealthCheck: () => track(healthCheck()),
           config: () => ({
             sandbox: calendly.mode === 'sandbox',
@@ -157,6 +162,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
               health: { url: queues.queues.health.url, dlqUrl: queues.queues.health.dlqUrl },
             },
             dataDir: config.dataDir,
+            events: { busName: LOCAL_EVENT_BUS_NAME, path: '/dev/events', putEventsEndpoint: `${baseUrl}/dev/eventbridge` },
           }),
         },
       }),
@@ -175,7 +181,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
     if (sandbox) cleanups.push(() => sandbox.close());
 
     // Hand the environment to the handlers before any of them is imported.
-    applyHandlerEnvironment(handlerEnvironment({ config, keys, store, queues, publicBaseUrl, calendly, app }));
+    applyHandlerEnvironment(handlerEnvironment({ config, keys, store, queues, publicBaseUrl, calendly, app, eventsEndpoint: `${baseUrl}/dev/eventbridge` }));
 
     // Messages left in the queues by the last stop (fauxqs keeps nothing itself).
     const restored = await restoreBacklog(config.dataDir, queues);
@@ -260,6 +266,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions = {}): Promise
       drain: (o) => queues.drain(o),
       queueStats: () => queues.stats(),
       runHealthCheck: () => track(healthCheck()),
+      events,
       stop,
     };
   } catch (err) {

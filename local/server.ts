@@ -21,6 +21,7 @@ import {
 } from './apigw.js';
 import type { LocalAuth } from './auth.js';
 import { isCorsHeader, type Cors } from './cors.js';
+import { CursorError, EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, putEvents, type LocalEventBus } from './events.js';
 import type { HandlerRegistry } from './handlers.js';
 import { functionTimeoutMs, lambdaContext } from './lambda-context.js';
 
@@ -29,6 +30,8 @@ export const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 export interface DevApi {
   runHealthCheck(): Promise<unknown>;
   config(): Record<string, unknown>;
+  /** The in-process event bus (`Meeting Changed` events). */
+  events: LocalEventBus;
 }
 
 export interface FrontDoorDeps {
@@ -152,8 +155,53 @@ export function createFrontDoor(deps: FrontDoorDeps) {
     writeLambdaResult(res, result, requestId, deps.cors.enabled ? isCorsHeader : undefined);
   }
 
-  async function handleDev(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+  async function handleDev(req: IncomingMessage, res: ServerResponse, path: string, url: string): Promise<boolean> {
     const method = req.method ?? 'GET';
+    if (path === '/dev/events' && method === 'GET') {
+      const query = new URL(url, 'http://local').searchParams;
+      const after = query.get('after') ?? undefined;
+      const limitText = query.get('limit');
+      const limit = limitText === null ? EVENTS_PAGE_DEFAULT : Number(limitText);
+      if (!Number.isInteger(limit) || limit < 1 || limit > EVENTS_PAGE_MAX) {
+        sendJson(res, 400, { error: 'invalid_limit', message: `limit must be an integer from 1 to ${EVENTS_PAGE_MAX}.` });
+        return true;
+      }
+      try {
+        sendJson(res, 200, deps.dev.events.page(after, limit));
+      } catch (err) {
+        if (!(err instanceof CursorError)) throw err;
+        sendJson(res, 400, { error: 'invalid_cursor', message: err.message });
+      }
+      return true;
+    }
+    // The handlers' EventBridge adapter, pointed here by EVENTS_ENDPOINT, speaks PutEvents.
+    if ((path === '/dev/eventbridge' || path === '/dev/eventbridge/') && method === 'POST') {
+      let raw: Buffer;
+      try {
+        raw = await readBody(req, 1024 * 1024);
+      } catch (err) {
+        if (err instanceof BodyTooLarge) {
+          sendJson(res, 413, { __type: 'ValidationException', message: 'Request too large.' });
+          return true;
+        }
+        throw err;
+      }
+      if (req.headers['x-amz-target'] !== 'AWSEvents.PutEvents') {
+        sendJson(res, 400, { __type: 'UnknownOperationException', message: 'Only AWSEvents.PutEvents is served locally.' });
+        return true;
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        sendJson(res, 400, { __type: 'SerializationException', message: 'The body is not JSON.' });
+        return true;
+      }
+      const out = putEvents(deps.dev.events, body);
+      res.setHeader('x-amzn-requestid', newRequestId());
+      sendJson(res, out.status, out.body);
+      return true;
+    }
     if (path === '/dev/session' && method === 'POST') {
       let raw: Buffer;
       try {
@@ -269,7 +317,7 @@ export function createFrontDoor(deps: FrontDoorDeps) {
     }
     const match = matchRoute(ROUTES, method, path);
     if (match) return handleApi(req, res, match);
-    if (path.startsWith('/dev/') && (await handleDev(req, res, path))) return;
+    if (path.startsWith('/dev/') && (await handleDev(req, res, path, url))) return;
     if (path === '/__sandbox' || path.startsWith('/__sandbox/')) return proxySandbox(req, res, url);
     if (await serveStatic(req, res, path)) return;
     // Drain whatever body came with it, then answer as API Gateway does for no route.

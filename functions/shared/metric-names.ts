@@ -69,6 +69,14 @@ export const CUSTOM_METRICS = {
     emittedBy: ['sync-worker'],
     when: 'a sync run exhausted its bounded tries and was recorded as given up',
   },
+  meetingEventsUnpublished: {
+    name: 'MeetingEventsUnpublished',
+    dimensions: ['service'],
+    emittedBy: ['webhook', 'sync-worker', 'health-worker'],
+    when:
+      'Meeting Changed events that PutEvents still refused after the publisher\'s bounded retries (value: how many); ' +
+      'they stay pending with their meeting and the health worker\'s sweep publishes them later',
+  },
 } as const satisfies Record<string, CustomMetricDef>;
 
 export type CustomMetricKey = keyof typeof CUSTOM_METRICS;

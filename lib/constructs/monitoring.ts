@@ -58,6 +58,12 @@ export const ALARM_RULES = {
    * health period. See lib/README.md.
    */
   authorizationRequired: { period: Duration.hours(1) },
+  /**
+   * A Meeting Changed event PutEvents refused after the publisher's retries. Not lost (it stays
+   * pending with its meeting and the health worker's sweep publishes it), but the host app hears
+   * late, and a bus that keeps refusing (a lost grant, a deleted bus, throttling) is an outage.
+   */
+  meetingEventsUnpublished: { threshold: 1, period: FIVE_MINUTES },
 } as const;
 
 export interface MonitoringProps {
@@ -195,6 +201,13 @@ export class Monitoring extends Construct {
       'Many connections moved to authorization_required within an hour (more than ordinary churn): check the Calendly client credentials in the app secret and the refresh errors in the logs.',
     );
 
+    alarm(
+      'MeetingEventsUnpublished',
+      custom('meetingEventsUnpublished', ALARM_RULES.meetingEventsUnpublished.period),
+      ALARM_RULES.meetingEventsUnpublished.threshold,
+      'Meeting Changed events could not be put on the event bus after retries; they stay pending and the next health sweep publishes them. Check the bus, the functions\' events:PutEvents grant and their WARN logs.',
+    );
+
     // ---- Dashboard: no fixed name (one per stack, any region); widgets resolve the region at deploy.
     const lambdaMetric = (name: LambdaName, m: 'Invocations' | 'Errors' | 'Throttles') =>
       props.functions[name].metric(m, { period: FIVE_MINUTES, statistic: 'Sum', label: name });
@@ -245,6 +258,9 @@ export class Monitoring extends Construct {
     this.dashboard.addWidgets(
       graph('Handled failures per function', fnNames.map((n) => custom('handledFailures', FIVE_MINUTES, n, n)), 12),
       graph('Lambda errors and throttles', [...fnNames.map((n) => lambdaMetric(n, 'Errors'))], 12, fnNames.map((n) => props.functions[n].metric('Throttles', { period: FIVE_MINUTES, statistic: 'Sum', label: `${n} throttles` }))),
+    );
+    this.dashboard.addWidgets(
+      graph('Meeting Changed events not published (pending for the sweep)', [custom('meetingEventsUnpublished', FIVE_MINUTES)], 24),
     );
     this.dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 6 }));
   }

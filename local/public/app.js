@@ -15,6 +15,8 @@
  *   location?: { location?: string, joinUrl?: string, type?: string } | null,
  *   cancellation?: { canceledBy?: string, reason?: string } | null, invitees?: Invitee[] }} Meeting
  * @typedef {{ callbackUrl?: string, state?: string }} SandboxHook
+ * @typedef {{ userId: string, eventUri: string, change: string, version: number, meeting?: Meeting }} MeetingChangedDetail
+ * @typedef {{ id: string, detailType: string, detail: MeetingChangedDetail, time: string }} BusEvent
  * @typedef {{ text: string, cls: string }} Words
  */
 
@@ -24,6 +26,8 @@ const POLL_MS = 3000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const WINDOW_BACK_DAYS = 30;
 const WINDOW_AHEAD_DAYS = 90;
+/** The feed keeps this many events on screen. */
+const FEED_MAX = 50;
 
 /**
  * The element with this id, checked to be of `type` when given.
@@ -55,6 +59,13 @@ const state = {
   /** @type {string | null} */ meetingsError: null,
   /** @type {SandboxHook[] | null} The sandbox's webhook subscriptions of the connected Calendly user (null: none to show). */
   sandboxHooks: null,
+  /** @type {string} The signed-in user (the session's `sub`): the feed shows only their events. */
+  userId: DEMO_USER_ID,
+  /** @type {BusEvent[]} Newest first. */
+  events: [],
+  /** @type {string | null} Where the next read of /dev/events starts (null: from the beginning). */
+  eventsCursor: null,
+  /** @type {string | null} */ eventsError: null,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -544,10 +555,48 @@ function renderMeetings() {
   setText('meetings-updated', updated, 'muted');
 }
 
+const CHANGE_WORDS = /** @type {Record<string, string>} */ ({
+  created: 'Booked',
+  rescheduled: 'Rescheduled',
+  canceled: 'Canceled',
+  updated: 'Updated',
+  invitee_added: 'Invitee added',
+  invitee_canceled: 'Invitee canceled',
+  no_show_set: 'Marked as no-show',
+  no_show_cleared: 'No-show cleared',
+});
+
+/** @param {BusEvent} e */
+function eventItem(e) {
+  const d = e.detail;
+  const li = document.createElement('li');
+  li.dataset.change = d.change;
+  const title = d.meeting?.name ?? 'Meeting';
+  const t = parseTime(e.time);
+  li.append(
+    span('event-change', CHANGE_WORDS[d.change] ?? d.change),
+    ` · ${title}`,
+    span('event-meta', `${t === null ? '' : `${timeFmt.format(t)} · `}version ${d.version}`),
+  );
+  return li;
+}
+
+let feedKey = '';
+function renderEvents() {
+  const key = state.events.map((e) => e.id).join(',');
+  if (key !== feedKey) {
+    feedKey = key;
+    $('events-feed').replaceChildren(...state.events.map(eventItem));
+  }
+  $('events-empty').hidden = state.events.length > 0;
+  setText('events-status', state.eventsError ? `Events could not be loaded: ${state.eventsError}` : '', 'muted');
+}
+
 function render() {
   renderStatus();
   renderSandbox();
   renderMeetings();
+  renderEvents();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -618,6 +667,49 @@ function refresh() {
       });
   }
   return refreshing;
+}
+
+/** Reads what the local bus got since the last read: the signed-in user's events go on top of the feed. */
+async function loadEvents() {
+  for (let page = 0; page < 20; page += 1) {
+    const q = new URLSearchParams(state.eventsCursor === null ? {} : { after: state.eventsCursor });
+    let res;
+    try {
+      res = await request('GET', `/dev/events?${q}`);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'invalid_cursor') {
+        // The runtime restarted: its log starts again, and so does the feed.
+        state.eventsCursor = null;
+        state.events = [];
+        continue;
+      }
+      throw err;
+    }
+    /** @type {BusEvent[]} */
+    const fresh = (res?.events ?? []).filter((/** @type {BusEvent} */ e) => e.detail?.userId === state.userId);
+    state.events = [...fresh.reverse(), ...state.events].slice(0, FEED_MAX);
+    if (typeof res?.cursor === 'string') state.eventsCursor = res.cursor;
+    // A short page is the end of the log (the route's default page is 100).
+    if ((res?.events ?? []).length < 100) break;
+  }
+}
+
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let eventsTimer;
+function pollEvents() {
+  clearTimeout(eventsTimer);
+  eventsTimer = setTimeout(async () => {
+    if (!document.hidden) {
+      try {
+        await loadEvents();
+        state.eventsError = null;
+      } catch (err) {
+        state.eventsError = err instanceof ApiError ? err.message : 'Cannot reach the local service.';
+      }
+      renderEvents();
+    }
+    pollEvents();
+  }, POLL_MS);
 }
 
 /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -887,6 +979,7 @@ function showWho() {
   } catch {
     // Not a JWT we can read: the id we asked for is the best we know.
   }
+  state.userId = sub;
   const who = $('who');
   who.replaceChildren('Signed in as ', Object.assign(document.createElement('strong'), { textContent: sub }), ' (local demo session)');
 }
@@ -922,9 +1015,11 @@ async function main() {
     $('who').textContent = 'Not signed in: the local service did not answer.';
   }
   await detectSandbox();
-  await refresh();
+  await Promise.all([refresh(), loadEvents().catch(() => undefined)]);
+  renderEvents();
   document.documentElement.dataset.ready = 'true';
   schedulePoll();
+  pollEvents();
   document.addEventListener('visibilitychange', () => {
     if (!document.hidden) refresh();
   });

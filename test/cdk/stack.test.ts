@@ -328,6 +328,7 @@ describe('Lambda functions', () => {
       for (const q of access.sends) expected[q === 'sync' ? 'SYNC_QUEUE_URL' : 'HEALTH_QUEUE_URL'] = { Ref: queueLogicalId(q) };
       if (access.secret) expected.APP_SECRET_ARN = { Ref: logicalId(stack.appSecret) };
       if (access.secret) expected.TOKEN_KEYRING_ARN = { Ref: logicalId(stack.tokenKeyring) };
+      if (access.publishes) expected.EVENT_BUS_NAME = { Ref: busLogicalId() };
       if (name === 'health-scheduler' || name === 'health-worker') expected.HEALTH_CHECK_INTERVAL_SECONDS = '900';
       if (name === 'health-worker') expected.RECONCILE_INTERVAL_SECONDS = '86400';
       // The queue's redrive maxReceiveCount, as the sync worker must know its last try.
@@ -467,6 +468,7 @@ describe('IAM: least privilege per function', () => {
     for (const q of ['sync', 'health'] as const) if (j === JSON.stringify({ 'Fn::GetAtt': [queueLogicalId(q), 'Arn'] })) return `queue:${q}`;
     if (j === JSON.stringify({ Ref: logicalId(stack.appSecret) })) return 'secret';
     if (j === JSON.stringify({ Ref: logicalId(stack.tokenKeyring) })) return 'keyring';
+    if (j === JSON.stringify({ 'Fn::GetAtt': [busLogicalId(), 'Arn'] })) return 'bus:meetingEvents';
     if (j === JSON.stringify({ 'Fn::GetAtt': [schedulesDlq(), 'Arn'] })) return 'queue:healthScheduleDlq';
     for (const name of ALL_LAMBDAS) if (j === JSON.stringify({ 'Fn::GetAtt': [logicalId(stack.functions[name].logGroup), 'Arn'] })) return `logs:${name}`;
     return `unknown:${j}`;
@@ -484,7 +486,7 @@ describe('IAM: least privilege per function', () => {
   /** What lib/permissions.ts says, plus what is not the handler's code: its log group and the event source's poller. */
   function expected(name: LambdaName): string[] {
     const out = permissionsOf(name).map((p) =>
-      p.service === 'dynamodb' ? `${p.action} ${p.index ? `index:${p.table}/${p.index}` : `table:${p.table}`}` : p.service === 'sqs' ? `${p.action} queue:${p.queue}` : `${p.action} secret`,
+      p.service === 'dynamodb' ? `${p.action} ${p.index ? `index:${p.table}/${p.index}` : `table:${p.table}`}` : p.service === 'sqs' ? `${p.action} queue:${p.queue}` : p.service === 'events' ? `${p.action} bus:meetingEvents` : `${p.action} secret`,
     );
     // Whoever reads the app secret seals or opens secrets at rest: it reads the keyring too.
     if (ACCESS[name].secret) out.push('secretsmanager:GetSecretValue keyring');
@@ -699,7 +701,7 @@ describe('alarms, their topic and the dashboard', () => {
       expect(known.has(a.MetricName), a.MetricName).toBe(true);
       expect((a.Dimensions as Json[]).map((d) => d.Name).sort(), a.MetricName).toEqual(known.get(a.MetricName));
     }
-    expect(alarms()).toHaveLength(3 + 2 + 2 * ALL_LAMBDAS.length + 1 + 3);
+    expect(alarms()).toHaveLength(3 + 2 + 2 * ALL_LAMBDAS.length + 1 + 4);
   });
 
   it('a dashboard of the flows: API 4xx/5xx, deliveries, syncs, health checks, errors per function, queue ages, alarms', () => {
@@ -728,6 +730,56 @@ describe('alarms, their topic and the dashboard', () => {
     expect(outputs.DashboardName.Value).toEqual({ Ref: logicalId(stack.monitoring.dashboard) });
   });
 });
+describe('Meeting Changed events: the bus, its archive, who may publish, the unpublished alarm', () => {
+  const publishers = ALL_LAMBDAS.filter((n) => ACCESS[n].publishes);
+  const alarms = () => ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties as Json);
+
+  it('one event bus named after the stack, and an archive of its Meeting Changed events kept EventArchiveRetentionDays (default 30)', () => {
+    expect(ofType('AWS::Events::EventBus')).toHaveLength(1);
+    expect(resources[busLogicalId()]!.Properties.Name).toEqual({ 'Fn::Join': ['-', [{ Ref: 'AWS::StackName' }, 'meeting-events']] });
+    const archives = ofType('AWS::Events::Archive');
+    expect(archives).toHaveLength(1);
+    const p = archives[0]![1].Properties as Json;
+    expect(p.SourceArn).toEqual({ 'Fn::GetAtt': [busLogicalId(), 'Arn'] });
+    expect(p.EventPattern).toEqual({ source: ['calendly-connector'], 'detail-type': ['Meeting Changed'] });
+    expect(p.RetentionDays).toEqual({ Ref: 'EventArchiveRetentionDays' });
+    expect((template.toJSON().Parameters as Json).EventArchiveRetentionDays).toMatchObject({ Type: 'Number', Default: 30, MinValue: 0 });
+    expect(resolveWith({ EventArchiveRetentionDays: '90' }, p.RetentionDays)).toBe('90');
+    // The stack routes nothing itself: rules belong to the host app.
+    expect(ofType('AWS::Events::Rule')).toEqual([]);
+  });
+
+  it('webhook, sync-worker and health-worker (the sweep) may put events on that bus only; no one else may', () => {
+    expect(publishers).toEqual(['webhook', 'sync-worker', 'health-worker']);
+    for (const name of ALL_LAMBDAS) {
+      const puts = statementsOf(logicalId(stack.functions[name].role)).filter((st) => asList(st.Action as string).some((a) => a.startsWith('events:')));
+      if (!publishers.includes(name)) {
+        expect(puts, name).toEqual([]);
+        continue;
+      }
+      expect(puts.map((st) => [st.Action, st.Resource]), name).toEqual([['events:PutEvents', { 'Fn::GetAtt': [busLogicalId(), 'Arn'] }]]);
+    }
+  });
+
+  it('MeetingEventsUnpublished {service} fires on the first event left pending, and the dashboard graphs it', () => {
+    const a = alarms().filter((x) => x.Namespace === METRICS_NAMESPACE && x.MetricName === 'MeetingEventsUnpublished');
+    expect(a).toHaveLength(1);
+    expect(a[0]).toMatchObject({ Dimensions: [{ Name: 'service', Value: SERVICE_NAME }], Statistic: 'Sum', Period: 300, Threshold: 1 });
+    expect(CUSTOM_METRICS.meetingEventsUnpublished.emittedBy).toEqual(publishers);
+  });
+
+  it('outputs the bus name and ARN (for the host app\'s rules) and the archive ARN (for replays)', () => {
+    const outputs = template.toJSON().Outputs as Json;
+    expect(outputs.EventBusName.Value).toEqual({ Ref: busLogicalId() });
+    expect(outputs.EventBusArn.Value).toEqual({ 'Fn::GetAtt': [busLogicalId(), 'Arn'] });
+    expect(outputs.EventArchiveArn.Value).toEqual({ 'Fn::GetAtt': [logicalId(stack.meetingEvents.archive), 'Arn'] });
+  });
+});
+
+function busLogicalId(): string {
+  return logicalId(stack.meetingEvents.bus);
+}
+
 function schedulesDlq() {
   return (ofType('AWS::Scheduler::Schedule')[0]![1].Properties as Json).Target.DeadLetterConfig.Arn['Fn::GetAtt'][0];
 }
