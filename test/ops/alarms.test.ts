@@ -205,7 +205,9 @@ const NOT_PROVOKED: Record<string, string> = {
   'ping-HandledFailures': 'GET /health touches nothing and cannot fail; the alarm keeps the per-function set uniform.',
   'health-scheduler-HandledFailures':
     'the scheduler answers no HTTP and reports no batch items: its failures are throws, seen by its Errors alarm.',
-  SyncRunsGivenUp: 'no sync run gives up yet: a failing run is retried by SQS until its message reaches the DLQ (alarmed on depth).',
+  SyncRunsGivenUp:
+    'provoked through the sync worker in test/sync/never-stuck.test.ts (a run failing its last receive), which reads the metric through the worker\'s countMetric port; its default is the emitter tested here.',
+  MeetingEventsUnpublished: 'nothing publishes Meeting Changed events yet: the outbox on the meetings store is the next step of issue 17.',
 };
 
 const CONTEXT = {

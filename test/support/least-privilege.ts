@@ -31,8 +31,8 @@ export const UNEXERCISED: Record<string, string> = {
     'the webhook step reads a hook key to adopt a subscription Calendly still lists under an unrecorded key: tested on the flows, not through the health worker',
   'oauth-callback dynamodb:GetItem oauthStates':
     'a refused state (reused or expired) is read back to name the refusal: tested on the connect flow (test/connections/oauth.test.ts), not through the callback handler',
-  'sync-worker sqs:SendMessage sync':
-    'an invocation out of time or a long 429 hands off with a resume kick: tested on processSyncMessage (test/sync/sync.test.ts), not through the sync worker handler',
+  'meetings dynamodb:Query meetings':
+    'the list reads the table\'s own range of an event whose invitees arrived before its start time: tested on the meetings store (test/ingest), not through the meetings handler',
   // Granted ahead of the code: the bus, its grants and the adapter exist, but the meetings store's
   // outbox that will call PutEvents after each stored change is not wired yet (issue 17).
   'webhook events:PutEvents': 'Meeting Changed publishing is not wired into ingest yet; the EventBridge adapter is tested with the SDK mocked (test/adapters)',
