@@ -1,28 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { request } from 'undici';
-import { pkcePair, startSandbox, TEST_REDIRECT_URI, type Sandbox, type SandboxUser } from '../support/sandbox.js';
+import { pkcePair, rawRequest, startSandbox, TEST_REDIRECT_URI, type RawAnswer, type Sandbox, type SandboxUser } from '../support/sandbox.js';
 
 let sb: Sandbox;
 let user: SandboxUser;
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  json: Record<string, unknown>;
-  text: string;
-}
-
-async function http(method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
-  const res = await request(`${sb.baseUrl}${path}`, { method: method as 'GET', ...init });
-  const text = await res.body.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    // HTML or empty
-  }
-  return { status: res.statusCode, headers: res.headers, json, text };
-}
+const http = (method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}) => rawRequest(sb.baseUrl, method, path, init);
 
 const basic = (id = sb.clientId, secret = sb.clientSecret) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
@@ -44,7 +26,7 @@ function authorizeUrl(p: { challenge?: string; state?: string; redirectUri?: str
   return u.toString();
 }
 
-function token(form: Record<string, string>, auth: string | null = basic()): Promise<Answer> {
+function token(form: Record<string, string>, auth: string | null = basic()): Promise<RawAnswer> {
   return http('POST', '/oauth/token', {
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...(auth ? { authorization: auth } : {}) },
     body: new URLSearchParams(form).toString(),

@@ -5,8 +5,7 @@
  * replaces (revoked at once, or kept until expiry by a quirk).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { request } from 'undici';
-import { pkcePair, startSandbox, TEST_REDIRECT_URI, type Sandbox, type SandboxUser } from '../support/sandbox.js';
+import { pkcePair, rawRequest, startSandbox, TEST_REDIRECT_URI, type RawAnswer, type Sandbox, type SandboxUser } from '../support/sandbox.js';
 
 const FOUR = ['users:read', 'scheduled_events:read', 'webhooks:read', 'webhooks:write'];
 const DENIED = { title: 'Permission Denied', message: 'You do not have permission to access this resource.' };
@@ -16,24 +15,7 @@ let user: SandboxUser;
 let eventUuid: string;
 let hookUuid: string;
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  json: Record<string, unknown>;
-  text: string;
-}
-
-async function http(method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
-  const res = await request(`${sb.baseUrl}${path}`, { method: method as 'GET', ...init });
-  const text = await res.body.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    // HTML or empty
-  }
-  return { status: res.statusCode, headers: res.headers, json, text };
-}
+const http = (method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}) => rawRequest(sb.baseUrl, method, path, init);
 
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 const basic = () => `Basic ${Buffer.from(`${sb.clientId}:${sb.clientSecret}`).toString('base64')}`;
@@ -50,7 +32,7 @@ function authorizeUrl(scope: string | null, challenge: string, state = 'st'): UR
   return u;
 }
 
-async function tokenCall(form: Record<string, string>): Promise<Answer> {
+async function tokenCall(form: Record<string, string>): Promise<RawAnswer> {
   return http('POST', '/oauth/token', { headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic() }, body: new URLSearchParams(form).toString() });
 }
 

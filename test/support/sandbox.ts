@@ -2,6 +2,7 @@
  * Test helpers around the Calendly sandbox: start one, point a real client at it, and connect a
  * user through the real OAuth code flow (authorize URL → approve → code exchange over HTTP).
  */
+import { request } from 'undici';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createCalendlyClient, type CalendlyClientOptions } from '../../functions/calendly/client.js';
 import type { CalendlyPort, TokenSet } from '../../functions/calendly/port.js';
@@ -138,4 +139,30 @@ export function verifySignature(header: string, rawBody: string, key: string): b
   if (!t) return false;
   const expected = createHmac('sha256', key).update(`${t}.${rawBody}`).digest('hex');
   return parts.some(([k, v]) => k === 'v1' && v === expected);
+}
+
+/** A raw answer from the sandbox: status, headers, body as text and (when it is JSON) parsed. */
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  json: Record<string, unknown>;
+  text: string;
+}
+
+/** Plain HTTP against a sandbox (for tests of its wire behaviour, below the Calendly client). */
+export async function rawRequest(
+  baseUrl: string,
+  method: string,
+  path: string,
+  init: { headers?: Record<string, string>; body?: string } = {},
+): Promise<RawAnswer> {
+  const res = await request(`${baseUrl}${path}`, { method: method as 'GET', ...init });
+  const text = await res.body.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // HTML or empty
+  }
+  return { status: res.statusCode, headers: res.headers, json, text };
 }
