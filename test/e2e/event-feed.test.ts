@@ -7,8 +7,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mergeMeeting, type MeetingState, type MeetingUpdate } from '../../functions/domain/meeting/index.js';
-import { meetingChangeEvents, type MeetingChangedEvent } from '../../functions/domain/meeting-events.js';
+import { changeEventsOf } from '../support/meeting-events.js';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
 import { collectPageErrors, launchBrowser, lowContrastText, screenshots } from '../support/browser.js';
 import { at, inviteePayload, upd } from '../ingest/scenarios.js';
@@ -19,20 +18,6 @@ let runtime: LocalRuntime;
 let browser: Browser;
 let page: Page;
 let pageErrors: string[];
-
-function eventsOf(userId: string, updates: MeetingUpdate[]): MeetingChangedEvent[] {
-  let state: MeetingState | undefined;
-  let version = 0;
-  const out: MeetingChangedEvent[] = [];
-  for (const u of updates) {
-    const after = mergeMeeting(state, u);
-    const built = meetingChangeEvents({ userId, before: state, after, lastVersion: version });
-    out.push(...built.events);
-    state = after;
-    version = built.version;
-  }
-  return out;
-}
 
 const booked = (ev: string, name: string) =>
   upd('invitee.created', inviteePayload({ ev, inv: 'I1', updatedAt: at(1), event: { updatedAt: at(1), name } }));
@@ -56,7 +41,7 @@ describe('settings page: the event feed beside the meetings table', () => {
   it('shows the signed-in user\'s events as they are published, newest first, and no one else\'s', async () => {
     const shot = screenshots(page, 'event-feed');
     // One event before the page opens: the first read starts at the beginning of the log.
-    runtime.events.append(eventsOf('demo-user', [booked('EF1', 'Intro call')]));
+    runtime.events.append(changeEventsOf('demo-user', [booked('EF1', 'Intro call')]));
     await page.goto(`${runtime.baseUrl}/`);
     await page.locator('html[data-ready="true"]').waitFor({ state: 'attached' });
     await page.locator('#events-feed li', { hasText: 'Booked · Intro call' }).waitFor();
@@ -70,8 +55,8 @@ describe('settings page: the event feed beside the meetings table', () => {
 
     // Published while the page is open: picked up by its polling.
     const canceled = upd('invitee.canceled', inviteePayload({ ev: 'EF1', inv: 'I1', status: 'canceled', updatedAt: at(5), event: { status: 'canceled', updatedAt: at(5), name: 'Intro call' } }));
-    const later = eventsOf('demo-user', [booked('EF1', 'Intro call'), canceled]).slice(1);
-    runtime.events.append([...eventsOf('someone-else', [booked('EF2', 'Not yours')]), ...later]);
+    const later = changeEventsOf('demo-user', [booked('EF1', 'Intro call'), canceled]).slice(1);
+    runtime.events.append([...changeEventsOf('someone-else', [booked('EF2', 'Not yours')]), ...later]);
     await page.locator('#events-feed li', { hasText: 'Invitee canceled · Intro call' }).waitFor();
     const items = await page.locator('#events-feed li').allInnerTexts();
     expect(items.map((t) => t.split('\n')[0])).toEqual(['Invitee canceled · Intro call', 'Canceled · Intro call', 'Booked · Intro call']);

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createEventBridgePublisher } from '../../functions/adapters/eventbridge.js';
-import { mergeMeeting, type MeetingState, type MeetingUpdate } from '../../functions/domain/meeting/index.js';
-import { meetingChangeEvents, type MeetingChangedEvent } from '../../functions/domain/meeting-events.js';
+import type { MeetingChangedEvent } from '../../functions/domain/meeting-events.js';
+import { changeEventsOf } from '../support/meeting-events.js';
 import { EVENTS_PAGE_MAX } from '../../local/events.js';
 import { at, inviteePayload, upd } from '../ingest/scenarios.js';
 import { call, useLocalRuntime } from '../support/runtime.js';
@@ -25,28 +25,13 @@ const page = async (query = '') => {
   return { status: res.status, body: res.body as Page };
 };
 
-/** What a write path will do: merge, build the write's events, publish them through the port. */
-function writesOf(userId: string, updates: MeetingUpdate[]): MeetingChangedEvent[] {
-  let state: MeetingState | undefined;
-  let version = 0;
-  const out: MeetingChangedEvent[] = [];
-  for (const u of updates) {
-    const after = mergeMeeting(state, u);
-    const built = meetingChangeEvents({ userId, before: state, after, lastVersion: version });
-    out.push(...built.events);
-    state = after;
-    version = built.version;
-  }
-  return out;
-}
-
 describe('local event bus', () => {
   it('the EventBridge adapter publishes to it from the handlers\' environment; /dev/events pages it oldest first', async () => {
     expect(process.env.EVENT_BUS_NAME).toBe('calendly-connector-local');
     const publisher = createEventBridgePublisher({ busName: process.env.EVENT_BUS_NAME!, endpoint: process.env.EVENTS_ENDPOINT });
     const booked = upd('invitee.created', inviteePayload({ ev: 'E7', inv: 'I1', updatedAt: at(1), event: { updatedAt: at(1) } }));
     const canceled = upd('invitee.canceled', inviteePayload({ ev: 'E7', inv: 'I1', status: 'canceled', updatedAt: at(5), event: { status: 'canceled', updatedAt: at(5) } }));
-    const events = writesOf('user-7', [booked, booked, canceled, booked]);
+    const events = changeEventsOf('user-7', [booked, booked, canceled, booked]);
     // 1 created + 2 for the cancellation, plus 12 renumbered copies to cross a PutEvents batch
     const many = [...events, ...Array.from({ length: 12 }, (_, i) => ({ ...events[0]!, detail: { ...events[0]!.detail, version: 10 + i } }))];
     expect(await publisher.publish(many)).toEqual({ failed: [] });
@@ -99,7 +84,7 @@ describe('local event bus', () => {
     expect((await page(`?after=${before}`)).body.events.map((e) => e.detail)).toEqual([{ ok: 1 }]);
 
     const wrongBus = createEventBridgePublisher({ busName: 'someone-elses-bus', endpoint: process.env.EVENTS_ENDPOINT, maxAttempts: 2, baseDelayMs: 1 });
-    const [one] = writesOf('user-8', [upd('invitee.created', inviteePayload({ ev: 'E8', inv: 'I1', updatedAt: at(1) }))]);
+    const [one] = changeEventsOf('user-8', [upd('invitee.created', inviteePayload({ ev: 'E8', inv: 'I1', updatedAt: at(1) }))]);
     expect((await wrongBus.publish([one!])).failed).toEqual([one]);
   });
 });
