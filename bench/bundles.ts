@@ -52,6 +52,7 @@ export function lambdaLikeEnv(): NodeJS.ProcessEnv {
     SYNC_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/111111111111/sync',
     SYNC_QUEUE_MAX_RECEIVE_COUNT: '5',
     HEALTH_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/111111111111/health',
+    EVENT_BUS_NAME: 'bench-meeting-events',
     APP_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:111111111111:secret:app-AbCdEf',
   };
   for (const t of ALL_TABLES) env[t.envVar] = `bench-${t.id}`;

@@ -90,14 +90,15 @@ export const ACCESS: Record<LambdaName, FunctionAccess> = {
     secret: true,
   },
   // Looks up the hook key (once per warm container), reads the connection's status and the key's
-  // state (in the meetings batch read, or alone before parking), applies the meeting, parks what
-  // it cannot parse. Never replays parked
+  // state (in the meetings batch read, or alone before parking), applies the meeting (UpdateItem:
+  // a version reservation, the outbox clear after publishing its Meeting Changed events), parks
+  // what it cannot parse. Never replays parked
   // bodies (no read or delete there), never sees OAuth states or sync state.
   webhook: {
     tables: {
       webhookKeys: { actions: ['BatchGetItem', 'GetItem'] },
       connections: { actions: ['BatchGetItem', 'GetItem'] },
-      meetings: { actions: ['BatchGetItem', 'PutItem'] },
+      meetings: { actions: ['BatchGetItem', 'PutItem', 'UpdateItem'] },
       parkedWebhooks: { actions: ['PutItem'] },
     },
     sends: [],
@@ -113,7 +114,7 @@ export const ACCESS: Record<LambdaName, FunctionAccess> = {
     tables: {
       connections: { actions: ['GetItem', 'UpdateItem'] },
       syncState: { actions: ['GetItem', 'PutItem'] },
-      meetings: { actions: ['BatchGetItem', 'PutItem', 'BatchWriteItem', 'Query'] },
+      meetings: { actions: ['BatchGetItem', 'PutItem', 'UpdateItem', 'BatchWriteItem', 'Query'] },
     },
     sends: ['sync'],
     consumes: 'sync',
@@ -125,12 +126,14 @@ export const ACCESS: Record<LambdaName, FunctionAccess> = {
   'health-scheduler': { tables: { connections: { queryIndexes: ['byCheckDue'] } }, sends: ['health'], secret: false },
   // Refreshes tokens, repairs webhooks (new hook keys), finishes pending disconnects, records the
   // check, queues a sync after a repair and a reconciliation sync once per interval (claimed on
-  // the sync state). It never starts a connect, so no OAuth states.
+  // the sync state), and sweeps the user's Meeting Changed outbox (byOutbox, the items read again,
+  // published, cleared). It never starts a connect, so no OAuth states.
   'health-worker': {
     tables: {
       connections: { actions: ['GetItem', 'UpdateItem'] },
       webhookKeys: { actions: ['GetItem', 'PutItem', 'UpdateItem'] },
       syncState: { actions: ['GetItem', 'PutItem'] },
+      meetings: { actions: ['BatchGetItem', 'UpdateItem'], queryIndexes: ['byOutbox'] },
     },
     sends: ['sync'],
     consumes: 'health',

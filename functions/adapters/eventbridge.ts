@@ -1,6 +1,7 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import type { MeetingChangedEvent } from '../domain/meeting-events.js';
 import { realSleeper, type MeetingEventPublisher, type Sleeper } from '../ports.js';
+import { logSdkCalls } from './sdk-call-log.js';
 
 /** PutEvents takes at most 10 entries per request. */
 export const PUT_EVENTS_BATCH = 10;
@@ -34,6 +35,7 @@ export function createEventBridgePublisher(opts: EventBridgePublisherOptions): M
       region: opts.region ?? process.env.AWS_REGION ?? 'us-east-1',
       ...(opts.endpoint ? { endpoint: opts.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
     });
+  if (!opts.client) logSdkCalls(client, 'events');
   const maxAttempts = Math.max(1, opts.maxAttempts ?? 4);
   const baseDelayMs = opts.baseDelayMs ?? 100;
   const sleeper = opts.sleeper ?? realSleeper;

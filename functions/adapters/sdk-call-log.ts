@@ -24,7 +24,9 @@ const TRANSACT_ACTION: Record<string, string> = { Put: 'PutItem', Update: 'Updat
 
 type Input = Record<string, unknown>;
 
-export function describeCall(service: 'dynamodb' | 'sqs' | 'secretsmanager', command: string, input: Input): Array<Omit<SdkCall, 'lambda'>> {
+export type LoggedService = 'dynamodb' | 'sqs' | 'secretsmanager' | 'events';
+
+export function describeCall(service: LoggedService, command: string, input: Input): Array<Omit<SdkCall, 'lambda'>> {
   const name = command.replace(/Command$/, '');
   if (service === 'dynamodb') {
     if (name === 'BatchGetItem' || name === 'BatchWriteItem') return Object.keys((input.RequestItems as Input) ?? {}).map((table) => ({ action: `dynamodb:${name}`, table }));
@@ -37,6 +39,7 @@ export function describeCall(service: 'dynamodb' | 'sqs' | 'secretsmanager', com
   }
   // SendMessageBatch is authorized as sqs:SendMessage.
   if (service === 'sqs') return [{ action: `sqs:${name === 'SendMessageBatch' ? 'SendMessage' : name}`, ...(input.QueueUrl ? { queueUrl: String(input.QueueUrl) } : {}) }];
+  if (service === 'events') return [{ action: `events:${name}` }];
   return [{ action: `secretsmanager:${name}`, ...(input.SecretId ? { secretId: String(input.SecretId) } : {}) }];
 }
 
@@ -45,7 +48,7 @@ interface Stack {
 }
 
 /** Adds the recording middleware to a client when SDK_CALL_LOG is set. */
-export function logSdkCalls(client: { middlewareStack: unknown }, service: 'dynamodb' | 'sqs' | 'secretsmanager'): void {
+export function logSdkCalls(client: { middlewareStack: unknown }, service: LoggedService): void {
   const file = process.env.SDK_CALL_LOG;
   if (!file) return;
   (client.middlewareStack as Stack).add(

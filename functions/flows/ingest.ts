@@ -6,13 +6,14 @@
  */
 import type { ConnectionStatus } from '../domain/connection.js';
 import { parseDelivery } from '../calendly/webhook-payloads.js';
-import type { Clock } from '../ports.js';
+import type { Clock, MeetingEventPublisher } from '../ports.js';
 import { logger } from '../shared/logger.js';
 import { verifySignature, type AppKeySource, type CandidateKey } from '../shared/webhook-signature.js';
 import type { ConnectionStatusReader } from '../store/connection-status.js';
-import { ItemTooLargeError, type MeetingStore } from '../store/meetings/index.js';
+import { ItemTooLargeError, type ApplyResult, type MeetingStore } from '../store/meetings/index.js';
 import type { ParkedWebhookStore } from '../store/parked-webhooks.js';
 import type { HookKeyRecord } from '../store/webhook-keys.js';
+import { publishWritten } from './meeting-events.js';
 
 export const MAX_WEBHOOK_BODY_BYTES = 256 * 1024;
 
@@ -55,7 +56,9 @@ export interface IngestDeps {
   hookKeys: HookKeySource;
   connectionStatus: ConnectionStatusReader;
   appKey: AppKeySource;
-  meetings: Pick<MeetingStore, 'apply'>;
+  meetings: Pick<MeetingStore, 'apply' | 'clearOutbox'>;
+  /** Where Meeting Changed events go; absent: they stay on the outbox for the sweep. */
+  publisher?: MeetingEventPublisher;
   parked: ParkedWebhookStore;
   clock: Clock;
   toleranceSeconds: number;
@@ -152,21 +155,21 @@ export async function ingestWebhook(deps: IngestDeps, req: IngestRequest): Promi
   if (parsed.kind === 'update') {
     const statusRead = deps.connectionStatus.asGate?.(userId);
     const stateRead = deps.hookKeys.stateRead?.(req.hookKey);
-    let outcome: 'applied' | 'unchanged' | 'refused';
+    let result: ApplyResult;
     try {
       if (statusRead && stateRead) {
-        outcome = await deps.meetings.apply(userId, parsed.update, {
+        result = await deps.meetings.apply(userId, parsed.update, {
           reads: [
             { tableName: statusRead.tableName, key: statusRead.key, attributes: statusRead.attributes },
             { tableName: stateRead.tableName, key: stateRead.key, attributes: stateRead.attributes },
           ],
           admit: ([conn, key]) => wanted(statusRead.decode(conn)) && key?.state !== 'retired' && key?.userId === userId,
         });
-        if (outcome === 'refused') return disconnected();
+        if (result.outcome === 'refused') return disconnected();
       } else {
         const [status, current] = await Promise.all([deps.connectionStatus(userId), (deps.hookKeys.fresh ?? deps.hookKeys.get)(req.hookKey)]);
         if (!wanted(status) || !current || current.state === 'retired') return disconnected();
-        outcome = await deps.meetings.apply(userId, parsed.update);
+        result = await deps.meetings.apply(userId, parsed.update);
       }
     } catch (e) {
       if (!(e instanceof ItemTooLargeError)) throw e;
@@ -176,6 +179,9 @@ export async function ingestWebhook(deps: IngestDeps, req: IngestRequest): Promi
       logger.error('webhook parked: its meeting item would pass the item size limit', { userId, parkedId: id, eventUri: parsed.update.eventUri, error: e });
       return { statusCode: 202, body: { status: 'parked' } };
     }
+    const outcome = result.outcome;
+    // Stored: the answer is 200 whatever publishing does (what it cannot send waits for the sweep).
+    if (deps.publisher && result.written.length > 0) await publishWritten({ publisher: deps.publisher, meetings: deps.meetings, metric: deps.metric }, result.written);
     logger.info('webhook applied', { userId, event: parsed.event, eventUri: parsed.update.eventUri, outcome, matchedKey: verdict.matched });
     return { statusCode: 200, body: { status: outcome === 'applied' ? 'applied' : 'duplicate' } };
   }
@@ -194,7 +200,9 @@ export async function ingestWebhook(deps: IngestDeps, req: IngestRequest): Promi
 }
 
 export interface ReplayDeps {
-  meetings: Pick<MeetingStore, 'apply'>;
+  meetings: Pick<MeetingStore, 'apply' | 'clearOutbox'>;
+  publisher?: MeetingEventPublisher;
+  metric?(name: string, value: number): void;
   parked: ParkedWebhookStore;
   clock: Clock;
 }
@@ -218,7 +226,10 @@ export async function replayParked(deps: ReplayDeps, id: string): Promise<Replay
     await deps.parked.delete(id);
     return 'ignored';
   }
-  const outcome = await deps.meetings.apply(item.userId, parsed.update);
+  const { outcome, written } = await deps.meetings.apply(item.userId, parsed.update);
+  if (deps.publisher && written.length > 0) {
+    await publishWritten({ publisher: deps.publisher, meetings: deps.meetings, metric: (n, v) => deps.metric?.(n, v) }, written);
+  }
   await deps.parked.delete(id);
   logger.info('parked webhook replayed', { parkedId: id, userId: item.userId, outcome });
   return outcome === 'applied' ? 'applied' : 'duplicate';

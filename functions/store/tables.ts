@@ -79,6 +79,12 @@ export const TABLES = {
         partitionKey: { name: 'statusKey', type: 'S' },
         sortKey: { name: 'startKey', type: 'S' },
       },
+      {
+        // Sparse: items with Meeting Changed events not yet published; outboxKey = userId (store/meetings/outbox.ts).
+        indexName: 'byOutbox',
+        partitionKey: { name: 'outboxKey', type: 'S' },
+        sortKey: { name: 'outboxAt', type: 'S' },
+      },
     ],
     retain: true,
     ownedBy: 'functions/store/meetings/',

@@ -36,6 +36,10 @@ const serviceEnvSchema = z.object({
   /** Local only: endpoints of dynalite and fauxqs (unset in AWS, where the SDK finds the service). */
   DYNAMODB_ENDPOINT: z.url().optional(),
   SQS_ENDPOINT: z.url().optional(),
+  /** The bus Meeting Changed events go to (the stack's; locally the runtime's in-process bus). */
+  EVENT_BUS_NAME: z.string().min(1),
+  /** A local PutEvents endpoint (the local runtime's /dev/eventbridge); unset in AWS. */
+  EVENTS_ENDPOINT: z.url().optional(),
   /** Local only (AWS reads these from the secret). */
   CALENDLY_CLIENT_ID: z.string().optional(),
   CALENDLY_CLIENT_SECRET: z.string().optional(),

@@ -4,17 +4,24 @@
  * A root asks only for what its Lambda uses, so it reads only the configuration it needs.
  */
 import { createDynamoClients } from '../adapters/dynamo.js';
+import { createEventBridgePublisher } from '../adapters/eventbridge.js';
 import { createKeyringSecret, createSecretsManagerSource, createStaticSecrets } from '../adapters/secrets.js';
 import { createSqsQueue } from '../adapters/sqs-queue.js';
 import { createCalendlyClient } from '../calendly/client.js';
 import type { CalendlyPort } from '../calendly/port.js';
-import type { Queue, QueueName, SecretsSource } from '../ports.js';
+import type { MeetingEventPublisher, Queue, QueueName, SecretsSource } from '../ports.js';
 import { createSecretBox, parseEncryptionKey, parseKeyring, singleKeyring, withLegacyKey, type Keyring, type SecretBox } from '../shared/crypto.js';
 import { logger } from '../shared/logger.js';
 import { readEnv, SECRET_SOURCE_KEYS } from './env.js';
 import { lazy } from './lazy.js';
 
 export const dynamo = lazy(() => createDynamoClients({ endpoint: readEnv(['DYNAMODB_ENDPOINT']).DYNAMODB_ENDPOINT }));
+
+/** Meeting Changed events onto EVENT_BUS_NAME (in AWS the stack's bus; locally the runtime's, at EVENTS_ENDPOINT). */
+export const meetingEventPublisher = lazy((): MeetingEventPublisher => {
+  const env = readEnv(['EVENT_BUS_NAME', 'EVENTS_ENDPOINT']);
+  return createEventBridgePublisher({ busName: env.EVENT_BUS_NAME, endpoint: env.EVENTS_ENDPOINT });
+});
 
 const queueUrlKey = { sync: 'SYNC_QUEUE_URL', health: 'HEALTH_QUEUE_URL' } as const;
 

@@ -2,14 +2,16 @@
 import type { CalendlyPort } from '../calendly/port.js';
 import type { TokenDeps } from '../flows/connection-deps.js';
 import type { SyncDeps } from '../flows/sync/index.js';
+import { publishWritten } from '../flows/meeting-events.js';
 import { getAccessToken, isAuthorizationRequired } from '../flows/tokens.js';
-import { realSleeper, systemClock, type Clock, type Queue, type Sleeper } from '../ports.js';
+import { realSleeper, systemClock, type Clock, type MeetingEventPublisher, type Queue, type Sleeper } from '../ports.js';
+import { emitMetric } from '../shared/metrics.js';
 import { createConnectionStore } from '../store/connections/index.js';
 import { createMeetingStore, type MeetingStore } from '../store/meetings/index.js';
 import { createSyncStateStore, type SyncStateStore } from '../store/sync-state.js';
 import { readEnv, readTables } from './env.js';
 import { lazy } from './lazy.js';
-import { calendly, dynamo, queueFromEnv, secretBox } from './services.js';
+import { calendly, dynamo, meetingEventPublisher, queueFromEnv, secretBox } from './services.js';
 
 /**
  * The sync worker's ports over the stores. One builder for the Lambda, the tests' harness and
@@ -24,7 +26,10 @@ export function syncDepsFrom(p: {
   clock: Clock;
   sleeper: Sleeper;
   options?: SyncDeps['options'];
+  /** Where Meeting Changed events go; absent: they wait on the outbox for the sweep. */
+  publisher?: MeetingEventPublisher;
 }): SyncDeps {
+  const publisher = p.publisher;
   const { connections } = p.tokens;
   return {
     calendly: p.calendly,
@@ -37,6 +42,7 @@ export function syncDepsFrom(p: {
       await connections.recordCalendlyFacts(userId, userUri, { eventsFilter });
     },
     applyMeetings: (userId, updates, opts) => p.meetings.applyMany(userId, updates, opts),
+    ...(publisher ? { publishChanges: (written) => publishWritten({ publisher, meetings: p.meetings, metric: emitMetric }, written) } : {}),
     eventMarks: (userId, uris) => p.meetings.eventMarks(userId, uris),
     purgeMeetings: (userId, input) => p.meetings.purge(userId, input),
     isAuthorizationRequired,
@@ -63,5 +69,6 @@ export const syncWorkerDeps = lazy(async (): Promise<SyncDeps> => {
     clock,
     sleeper: realSleeper,
     options: { maxReceives: env.SYNC_QUEUE_MAX_RECEIVE_COUNT },
+    publisher: meetingEventPublisher(),
   });
 });

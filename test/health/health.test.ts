@@ -8,6 +8,8 @@ import { createHealthWorkerHandler } from '../../functions/edge/health-worker.js
 import { healthDepsFrom } from '../../functions/wiring/health-worker.js';
 import { checkShardOf } from '../../functions/store/connections/index.js';
 import { createParkedWebhookStore } from '../../functions/store/parked-webhooks.js';
+import type { MeetingChangedEvent } from '../../functions/domain/meeting-events.js';
+import type { MeetingEventPublisher } from '../../functions/ports.js';
 import { connectUser, sqsEvent, sqsRecord, startHarness, takeMessages, type Harness } from '../sync/harness.js';
 
 const INTERVAL = 15 * 60_000;
@@ -50,11 +52,21 @@ describe('health worker over dynalite, fauxqs and the Calendly sandbox', { timeo
   let h: Harness;
   let ingest: Awaited<ReturnType<typeof startIngestServer>>;
   let deps: HealthCheckDeps;
+  /** The host app's bus as the ingest server and the check publish to it; `down` refuses everything. */
+  const bus = { down: false, events: [] as MeetingChangedEvent[] };
+  const publisher: MeetingEventPublisher = {
+    publish: async (batch) => {
+      if (bus.down) return { failed: [...batch] };
+      bus.events.push(...batch);
+      return { failed: [] };
+    },
+  };
 
   beforeAll(async () => {
     ingest = await startIngestServer();
     h = await startHarness({ publicBaseUrl: ingest.url });
     ingest.bind({
+      publisher,
       hookKeys: h.webhookKeys,
       connectionStatus: async (userId) => (await h.connections.get(userId))?.status,
       appKey: { current: async () => h.sandbox.webhookSigningKey, refreshed: async () => undefined },
@@ -64,7 +76,7 @@ describe('health worker over dynalite, fauxqs and the Calendly sandbox', { timeo
       toleranceSeconds: 180,
       metric: () => undefined,
     });
-    deps = healthDepsFrom(h.cd, { intervalMs: INTERVAL });
+    deps = healthDepsFrom(h.cd, { intervalMs: INTERVAL }, undefined, { meetings: h.meetings, publisher });
   });
   afterAll(async () => {
     await h?.close();
@@ -176,6 +188,21 @@ describe('health worker over dynalite, fauxqs and the Calendly sandbox', { timeo
     h.sandbox.resetCalls();
     expect((await checkConnectionHealth(deps, { userId: c.userId, force: true })).outcome).toBe('skipped_not_checked');
     expect(h.sandbox.calls()).toEqual({});
+  });
+
+  it('a booking stored while the bus was down is published by the connection\'s next check, once', async () => {
+    const c = await connectUser(h, 'h-bus@example.test');
+    bus.down = true;
+    const booked = await h.sandbox.book({ userUri: c.user.uri, invitees: [{ email: 'late@example.test', name: 'Late' }], name: 'Bus outage' });
+    expect(booked.deliveries.map((d) => d.status)).toEqual([200]);
+    expect(bus.events.filter((e) => e.detail.eventUri === booked.event.uri)).toEqual([]);
+    bus.down = false;
+    // Past the sweep's grace period (its writer might still have been publishing before it).
+    h.sandbox.advance(2 * 60_000);
+    expect((await checkConnectionHealth(deps, { userId: c.userId, force: true })).outcome).toBe('healthy');
+    expect((await checkConnectionHealth(deps, { userId: c.userId, force: true })).outcome).toBe('healthy');
+    const published = bus.events.filter((e) => e.detail.eventUri === booked.event.uri);
+    expect(published.map((e) => [e.detail.change, e.detail.version, e.detail.userId])).toEqual([['created', 1, c.userId]]);
   });
 
   it('Calendly down during disconnect: the next check finishes the cleanup', async () => {

@@ -41,16 +41,20 @@ describe('meetings store over dynalite', () => {
     const store = createMeetingStore(c.doc, db.tables.meetings);
     const updates = syncUpdates('BULK', 100);
     const r1 = await store.applyMany('bulk-user', updates);
-    expect(r1).toEqual({ applied: 100, unchanged: 0, failed: [], requests: 202 });
+    expect(r1).toMatchObject({ applied: 100, unchanged: 0, failed: [], requests: 202 });
+    // Each new meeting recorded one `created` event on its event item, version 1.
+    expect(r1.written.map((w) => w.events.map((e) => [e.detail.change, e.detail.version]))).toEqual(Array.from({ length: 100 }, () => [['created', 1]]));
     expect(counter.total()).toBe(202);
     const commands = counter.log.map((l) => l.command);
     expect(commands.filter((c) => c === 'BatchGetItemCommand')).toHaveLength(2);
+    // A new meeting's `created` rides on its event put; its invitee put records nothing, so both go
+    // in one round and no version is reserved.
     expect(commands.filter((c) => c === 'PutItemCommand')).toHaveLength(200);
     // No batch write, no fence: every write is a single-item conditional put.
     expect(commands.filter((c) => c !== 'BatchGetItemCommand' && c !== 'PutItemCommand')).toEqual([]);
     counter.reset();
     const r2 = await store.applyMany('bulk-user', updates);
-    expect(r2).toEqual({ applied: 0, unchanged: 100, failed: [], requests: 2 });
+    expect(r2).toEqual({ applied: 0, unchanged: 100, failed: [], requests: 2, written: [] });
     expect(counter.writes()).toBe(0);
     const got = await store.get('bulk-user', 'BULK0042');
     expect(got && toApiMeeting(got)).toMatchObject({ status: 'active', invitees: [{ uri: inviteeUri('BULK0042', 'S1'), status: 'active' }] });
@@ -87,7 +91,7 @@ describe('meetings store over dynalite', () => {
     const racing = {
       send: async (cmd: unknown) => {
         if (cmd instanceof PutCommand) {
-          hookRun ??= (g ? hookStore.apply(userId, cancel, g.gate) : hookStore.apply(userId, cancel)).then((o) => void (hookDone = o));
+          hookRun ??= (g ? hookStore.apply(userId, cancel, g.gate) : hookStore.apply(userId, cancel)).then((o) => void (hookDone = o.outcome));
           await hookRun;
         }
         return bulkClients.doc.send(cmd as PutCommand);
@@ -112,18 +116,22 @@ describe('meetings store over dynalite', () => {
     const store = createMeetingStore(c.doc, db.tables.meetings);
     const { gate, seen } = await connectionGate('gate-user', 'connected');
     const u = upd('invitee.created', inviteePayload({ ev: 'GATE0001', inv: 'A', updatedAt: at(1), event: { updatedAt: at(1) } }));
-    expect(await store.apply('gate-user', u, gate)).toBe('applied');
+    expect((await store.apply('gate-user', u, gate)).outcome).toBe('applied');
     expect(counter.log.map((l) => l.command)).toEqual(['BatchGetItemCommand', 'PutItemCommand', 'PutItemCommand']);
     // Only the projected attribute (and the key) crosses into the meetings store.
     expect(seen).toEqual([{ userId: 'gate-user', status: 'connected' }]);
     counter.reset();
-    expect(await store.apply('gate-user', u, gate)).toBe('unchanged');
+    expect((await store.apply('gate-user', u, gate)).outcome).toBe('unchanged');
     expect(counter.log.map((l) => l.command)).toEqual(['BatchGetItemCommand']);
-    // A second invitee of the same event (same event snapshot): its own item only.
+    // A second invitee of the same event (same event snapshot): its own item, after reserving the
+    // version of its invitee_added event on the event item (an atomic ADD, so invitees booking at
+    // once never conflict on it).
     counter.reset();
     const b = upd('invitee.created', inviteePayload({ ev: 'GATE0001', inv: 'B', updatedAt: at(2), event: { updatedAt: at(1) } }));
-    expect(await store.apply('gate-user', b, gate)).toBe('applied');
-    expect(counter.log.map((l) => l.command)).toEqual(['BatchGetItemCommand', 'PutItemCommand']);
+    const rb = await store.apply('gate-user', b, gate);
+    expect(rb.outcome).toBe('applied');
+    expect(counter.log.map((l) => l.command)).toEqual(['BatchGetItemCommand', 'UpdateItemCommand', 'PutItemCommand']);
+    expect(rb.written.flatMap((w) => w.events.map((e) => [e.detail.change, e.detail.version]))).toEqual([['invitee_added', 2]]);
   });
 
   it('a refusing gate writes nothing, for a new, a changed and a duplicate delivery alike', async () => {
@@ -132,14 +140,14 @@ describe('meetings store over dynalite', () => {
     const store = createMeetingStore(c.doc, db.tables.meetings);
     const created = upd('invitee.created', inviteePayload({ ev: 'GATE0002', inv: 'A', updatedAt: at(1), event: { updatedAt: at(1) } }));
     const canceled = upd('invitee.canceled', inviteePayload({ ev: 'GATE0002', inv: 'A', status: 'canceled', updatedAt: at(2), event: { status: 'canceled', updatedAt: at(2) } }));
-    expect(await store.apply('gate-off', created)).toBe('applied');
+    expect((await store.apply('gate-off', created)).outcome).toBe('applied');
     const before = await store.get('gate-off', 'GATE0002');
     const off = await connectionGate('gate-off', 'disconnected');
     const none = await connectionGate('gate-none', undefined);
     counter.reset();
-    expect(await store.apply('gate-off', created, off.gate)).toBe('refused');
-    expect(await store.apply('gate-off', canceled, off.gate)).toBe('refused');
-    expect(await store.apply('gate-none', created, none.gate)).toBe('refused');
+    expect((await store.apply('gate-off', created, off.gate)).outcome).toBe('refused');
+    expect((await store.apply('gate-off', canceled, off.gate)).outcome).toBe('refused');
+    expect((await store.apply('gate-none', created, none.gate)).outcome).toBe('refused');
     expect(counter.writes()).toBe(0);
     expect(counter.total()).toBe(3);
     expect(none.seen).toEqual([undefined]);
@@ -153,7 +161,7 @@ describe('meetings store over dynalite', () => {
     const ev = 'CONCG001';
     const updates = ['A', 'B', 'C', 'D'].map((inv, i) => upd('invitee.created', inviteePayload({ ev, inv, updatedAt: at(i), event: { updatedAt: at(0) } })));
     const results = await Promise.all(updates.map((u, i) => (stores[i] as ReturnType<typeof createMeetingStore>).apply('conc-gated', u, gate)));
-    expect(results.every((r) => r === 'applied')).toBe(true);
+    expect(results.every((r) => r.outcome === 'applied')).toBe(true);
     expect(seen.length).toBeGreaterThanOrEqual(4);
     const s = await stores[0]?.get('conc-gated', ev);
     expect(Object.keys(s?.invitees ?? {})).toHaveLength(4);
@@ -164,7 +172,7 @@ describe('meetings store over dynalite', () => {
     const ev = 'CONC0001';
     const updates = ['A', 'B', 'C', 'D', 'E', 'F'].map((inv, i) => upd('invitee.created', inviteePayload({ ev, inv, updatedAt: at(i), event: { updatedAt: at(0) } })));
     const results = await Promise.all(updates.map((u, i) => (stores[i] as ReturnType<typeof createMeetingStore>).apply('conc-user', u)));
-    expect(results.every((r) => r === 'applied')).toBe(true);
+    expect(results.every((r) => r.outcome === 'applied')).toBe(true);
     const s = await stores[0]?.get('conc-user', ev);
     expect(Object.keys(s?.invitees ?? {})).toHaveLength(6);
   });

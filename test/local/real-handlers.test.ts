@@ -54,6 +54,24 @@ describe('local runtime with the real handlers and the sandbox', () => {
       expect.objectContaining({ name: 'Intro call', eventUri: booked.event.uri }),
     ]);
 
+    // The stored booking was published to the host app as one Meeting Changed `created` event,
+    // and the host's cancellation as one `canceled` (GET /dev/events is the local bus).
+    const canceled = await sandbox.cancel(String(booked.event.uri), { reason: 'conflict' });
+    expect(canceled.deliveries.map((d) => d.status)).toEqual([200]);
+    await runtime.drain();
+    const feed = await call(runtime, 'GET', '/dev/events');
+    const all = (feed.body as { events: Array<{ detailType: string; detail: { eventUri: string; change: string; version: number; userId: string; meeting: { name: string; status: string; invitees: Array<{ email: string }> } } }> }).events;
+    // At least once: a write that carried an entry not yet cleared publishes it again. A consumer
+    // keeps the first of each (eventUri, version).
+    const published = all.filter((e, i) => all.findIndex((o) => o.detail.eventUri === e.detail.eventUri && o.detail.version === e.detail.version) === i);
+    expect(published.map((e) => [e.detailType, e.detail.eventUri, e.detail.change, e.detail.version])).toEqual([
+      ['Meeting Changed', booked.event.uri, 'created', 1],
+      ['Meeting Changed', booked.event.uri, 'canceled', 2],
+      ['Meeting Changed', booked.event.uri, 'invitee_canceled', 3],
+    ]);
+    expect(published[0]?.detail).toMatchObject({ userId: 'e2e-user', meeting: { name: 'Intro call', status: 'active', invitees: [{ email: 'guest@example.test' }] } });
+    expect(published[2]?.detail.meeting.status).toBe('canceled');
+
     const check = await call(runtime, 'POST', '/dev/health-check');
     expect(check.status).toBe(200);
     expect(check.body).toMatchObject({ drained: true, failed: 0 });

@@ -20,7 +20,7 @@ import { createOAuthCallbackHandler } from '../../functions/edge/oauth-callback.
 import { createSyncWorkerHandler } from '../../functions/edge/sync-worker.js';
 import { makeWebhookHandler } from '../../functions/edge/webhook.js';
 import { getAccessToken } from '../../functions/flows/tokens.js';
-import type { SecretsSource } from '../../functions/ports.js';
+import type { MeetingEventPublisher, SecretsSource } from '../../functions/ports.js';
 import { CUSTOM_METRICS, METRICS_NAMESPACE, type CustomMetricKey } from '../../functions/shared/metric-names.js';
 import type { LambdaName } from '../../functions/shared/invocation.js';
 import { createConnectionStore } from '../../functions/store/connections/index.js';
@@ -36,7 +36,7 @@ import { logger } from '../../functions/shared/logger.js';
 import { CalendlyConnectorStack } from '../../lib/stack.js';
 import { captureEmf, type EmfLine } from '../support/emf.js';
 import { BOX_KEY, connectViaOAuth, ourHooks, newEmail, newUserId, realSleeper, startHarness, type Harness } from '../connections/harness.js';
-import { envelope, sign, webhookEvent } from '../ingest/helpers.js';
+import { at, envelope, inviteePayload, sign, webhookEvent } from '../ingest/helpers.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -184,6 +184,23 @@ const ROWS: Row[] = [
     },
   },
   {
+    alarm: 'MeetingEventsUnpublished',
+    metric: 'meetingEventsUnpublished',
+    provoke: async (h) => {
+      // A booking stored while the bus refuses every entry (the port answers them failed, as the
+      // EventBridge adapter does after its retries): 200, and the event waits for the sweep.
+      const hookKey = randomToken();
+      const userId = newUserId();
+      await createWebhookKeyStore(h.db.doc, h.db.tables.webhookKeys, box).create({ hookKey, userId, signingKey: `hook-${randomToken(8)}`, now: h.clock.now() });
+      await h.db.doc.send(new PutCommand({ TableName: h.db.tables.connections, Item: { userId, status: 'connected' } }));
+      const refusing: MeetingEventPublisher = { publish: async (events) => ({ failed: [...events] }) };
+      const deps = ingestDepsFrom({ doc: h.db.newClients().doc, tables: h.db.tables, box, secrets: appSecrets, clock: h.clock, toleranceSeconds: 180, publisher: refusing });
+      const body = envelope('invitee.created', inviteePayload({ ev: `ALARM${randomToken(6)}`, inv: 'A', updatedAt: at(1), event: { updatedAt: at(1) } }));
+      const res = await makeWebhookHandler(deps)(webhookEvent(hookKey, body, { 'calendly-webhook-signature': sign(APP_KEY, Math.floor(h.clock.now() / 1000), body) }));
+      expect({ status: res.statusCode, body: JSON.parse(String(res.body)) }).toEqual({ status: 200, body: { status: 'applied' } });
+    },
+  },
+  {
     alarm: 'ConnectionsAuthorizationRequired',
     metric: 'connectionsAuthorizationRequired',
     provoke: async (h) => {
@@ -207,7 +224,6 @@ const NOT_PROVOKED: Record<string, string> = {
     'the scheduler answers no HTTP and reports no batch items: its failures are throws, seen by its Errors alarm.',
   SyncRunsGivenUp:
     'provoked through the sync worker in test/sync/never-stuck.test.ts (a run failing its last receive), which reads the metric through the worker\'s countMetric port; its default is the emitter tested here.',
-  MeetingEventsUnpublished: 'nothing publishes Meeting Changed events yet: the outbox on the meetings store is the next step of issue 17.',
 };
 
 const CONTEXT = {

@@ -33,11 +33,14 @@ export const UNEXERCISED: Record<string, string> = {
     'a refused state (reused or expired) is read back to name the refusal: tested on the connect flow (test/connections/oauth.test.ts), not through the callback handler',
   'meetings dynamodb:Query meetings':
     'the list reads the table\'s own range of an event whose invitees arrived before its start time: tested on the meetings store (test/ingest), not through the meetings handler',
-  // Granted ahead of the code: the bus, its grants and the adapter exist, but the meetings store's
-  // outbox that will call PutEvents after each stored change is not wired yet (issue 17).
-  'webhook events:PutEvents': 'Meeting Changed publishing is not wired into ingest yet; the EventBridge adapter is tested with the SDK mocked (test/adapters)',
-  'sync-worker events:PutEvents': 'Meeting Changed publishing is not wired into sync yet; the EventBridge adapter is tested with the SDK mocked (test/adapters)',
-  'health-worker events:PutEvents': 'the sweep of pending Meeting Changed events is not wired yet; the EventBridge adapter is tested with the SDK mocked (test/adapters)',
+  // The sweep publishes only what a crash or a bus outage left on an outbox: the local runtime's
+  // checks (through the handler) find nothing to sweep; the sweep itself is tested on the flow.
+  'health-worker dynamodb:BatchGetItem meetings':
+    'the sweep re-reads items left on the outbox (and their event items): tested on the flow (test/ingest/meeting-events.test.ts, test/health/health.test.ts), not through the health worker handler',
+  'health-worker dynamodb:UpdateItem meetings':
+    'the sweep clears the outbox of what it published: tested on the flow (test/ingest/meeting-events.test.ts, test/health/health.test.ts), not through the health worker handler',
+  'health-worker events:PutEvents':
+    'the sweep publishes what a crash or an outage left behind: tested on the flow with a recording bus (test/health/health.test.ts); the EventBridge adapter against the local bus in test/local/events.test.ts',
   'connections secretsmanager:GetSecretValue': SECRETS,
   'oauth-callback secretsmanager:GetSecretValue': SECRETS,
   'webhook secretsmanager:GetSecretValue': SECRETS,

@@ -50,5 +50,14 @@ describe('reconciliation', { timeout: 120_000 }, () => {
     const newEvent = byUri.get(moved.newEvent.uri as string);
     expect(newEvent).toMatchObject({ status: 'active', startTime: new Date(now + 3 * DAY).toISOString() });
     expect(listed).toHaveLength(11);
+
+    // The host app heard of each through the reconciliation's own writes: one `created` per
+    // meeting (those already canceled say so in their meeting), read from the local bus.
+    const feed = (await call(runtime, 'GET', '/dev/events?limit=500')).body as { events: Array<{ detail: { userId: string; eventUri: string; change: string; version: number; meeting: { status: string } } }> };
+    const mine = feed.events.filter((e) => e.detail.userId === 'reconcile-user');
+    const firsts = mine.filter((e, i) => mine.findIndex((o) => o.detail.eventUri === e.detail.eventUri && o.detail.version === e.detail.version) === i);
+    expect(firsts.map((e) => e.detail.change)).toEqual(Array.from({ length: 11 }, () => 'created'));
+    expect(new Set(firsts.map((e) => e.detail.eventUri))).toEqual(new Set(listed.map((m) => m.eventUri)));
+    for (const e of firsts) expect(e.detail.meeting.status).toBe(byUri.get(e.detail.eventUri)?.status);
   });
 });

@@ -15,6 +15,7 @@ function syncWorkerEnv(): Record<string, string> {
     CALENDLY_API_URL: 'https://api.calendly.test',
     SYNC_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/111111111111/sync',
     SYNC_QUEUE_MAX_RECEIVE_COUNT: '5',
+    EVENT_BUS_NAME: 'meeting-events-bus',
     [TABLES.connections.envVar]: 'conn-table',
     [TABLES.meetings.envVar]: 'meetings-table',
     [TABLES.syncState.envVar]: 'sync-state-table',

@@ -19,6 +19,9 @@
  * reconcileLookaheadMs ahead is queued, so a meeting whose every delivery was lost (an outage
  * longer than Calendly's retries, a hook deleted by a stray 410) still arrives. The claim is a
  * conditional write on the sync state: two checks in one interval queue one.
+ *
+ * Each check also sweeps the user's Meeting Changed outbox: events of stored changes that a crash
+ * or a publishing outage left unpublished are published then.
  */
 import type { CalendlyApiPort, WebhookSubscription } from '../../calendly/port.js';
 import { isCalendlyError } from '../../calendly/port.js';
@@ -104,6 +107,11 @@ export interface HealthCheckDeps {
   };
   /** Our callback URL for a hook key (a hook pointing elsewhere is not ours any more). */
   webhookCallbackUrl?(hookKey: string): string;
+  /**
+   * Publishes the user's Meeting Changed events a crash or an outage left on the outbox
+   * (flows/meeting-events.ts); without it nothing is swept (tests of the check alone).
+   */
+  sweepMeetingEvents?(userId: string): Promise<unknown>;
   queue: Queue;
   clock: Clock;
   random?: () => number;
@@ -130,6 +138,16 @@ export async function checkConnectionHealth(deps: HealthCheckDeps, msg: HealthMe
 
   const conn = await deps.getConnection(userId);
   if (!conn) return { outcome: 'skipped_not_checked' };
+
+  // Events of changes already stored are published whatever the hook's state (a disconnected
+  // user's meetings are being purged: nothing of theirs is published any more).
+  if (conn.status !== 'disconnected' && deps.sweepMeetingEvents) {
+    try {
+      await deps.sweepMeetingEvents(userId);
+    } catch (error) {
+      logger.warn('health: meeting events sweep failed; the next check sweeps again', { userId, error });
+    }
+  }
 
   if (conn.status === 'disconnected') {
     if (!conn.cleanupPending) return { outcome: 'skipped_not_checked' };

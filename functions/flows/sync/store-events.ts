@@ -29,13 +29,15 @@ export function isPermanentStoreError(e: unknown): boolean {
 }
 
 export async function storePageUpdates(
-  deps: Pick<SyncDeps, 'applyMeetings'>,
+  deps: Pick<SyncDeps, 'applyMeetings' | 'publishChanges'>,
   userId: string,
   updates: SyncMeetingUpdate[],
   opts: { synced?: ReadonlyMap<string, SyncedMark> } = {},
 ): Promise<StoredPage> {
   if (updates.length === 0) return { applied: 0, unchanged: 0, skipped: [] };
   const out = await deps.applyMeetings(userId, updates, opts);
+  // The page's changes are on record with their writes; publishing them is never what fails a page.
+  if (deps.publishChanges && out.written && out.written.length > 0) await deps.publishChanges(out.written);
   const skipped: StoredPage['skipped'] = [];
   for (const f of out.failed ?? []) {
     if (!isPermanentStoreError(f.error)) {

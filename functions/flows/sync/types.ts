@@ -5,7 +5,7 @@ import type { SyncStateStore } from '../../store/sync-state.js';
 import type { EventsFilter } from '../../domain/connection.js';
 import type { MeetingUpdate } from '../../domain/meeting/index.js';
 import type { PurgeBatchInput, PurgeBatchResult } from '../../store/meetings/index.js';
-import type { StoredEventMark, SyncedMark } from '../../store/meetings/index.js';
+import type { StoredEventMark, SyncedMark, WrittenOutbox } from '../../store/meetings/index.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -83,7 +83,9 @@ export interface SyncDeps {
     userId: string,
     updates: SyncMeetingUpdate[],
     opts?: { synced?: ReadonlyMap<string, SyncedMark> },
-  ): Promise<{ applied: number; unchanged: number; failed?: Array<{ eventUri: string; cause: string; error?: unknown }>; requests?: number }>;
+  ): Promise<{ applied: number; unchanged: number; failed?: Array<{ eventUri: string; cause: string; error?: unknown }>; requests?: number; written?: WrittenOutbox[] }>;
+  /** Publishes the Meeting Changed events a page's writes recorded (flows/meeting-events.ts); absent: the sweep does. */
+  publishChanges?(written: WrittenOutbox[]): Promise<unknown>;
   /** What is stored of these events (by URI), to skip the invitee call of unchanged ones. */
   eventMarks?(userId: string, eventUris: string[]): Promise<{ marks: Map<string, StoredEventMark> }>;
   /** The meetings store's purge: one bounded batch of a user's items deleted (after a disconnect). */

@@ -13,6 +13,7 @@ import { eventIdOf, type MeetingUpdate } from '../../domain/meeting/index.js';
 import { applyEvent, keysOf, type EventWork, type WriteSlot } from './apply.js';
 import { batchRead } from './batch.js';
 import type { Item, MeetingTable, SyncedMark } from './item.js';
+import type { WrittenOutbox } from './outbox.js';
 
 export interface FailedEvent {
   eventUri: string;
@@ -27,6 +28,8 @@ export interface ApplyManyResult {
   failed: FailedEvent[];
   /** DynamoDB requests this call made (including retries). */
   requests: number;
+  /** Items written with Meeting Changed events to publish (outbox.ts). */
+  written: WrittenOutbox[];
 }
 
 export interface ApplyManyOptions {
@@ -67,7 +70,7 @@ export async function applyMany(t: MeetingTable, userId: string, updates: Meetin
     if (w) w.updates.push(u);
     else byEvent.set(id, { eventId: id, eventUri: u.eventUri, updates: [u], ...(opts.synced?.get(id) ? { synced: opts.synced.get(id) } : {}) });
   }
-  if (byEvent.size === 0) return { applied: 0, unchanged: 0, failed, requests: 0 };
+  if (byEvent.size === 0) return { applied: 0, unchanged: 0, failed, requests: 0, written: [] };
 
   const works = [...byEvent.values()];
   const got = await batchRead(t, [{ tableName: t.tableName, keys: works.flatMap((w) => keysOf(userId, w)) }], counter);
@@ -82,17 +85,19 @@ export async function applyMany(t: MeetingTable, userId: string, updates: Meetin
   const slot = slots(t.writeConcurrency);
   let applied = 0;
   let unchanged = 0;
+  const written: WrittenOutbox[] = [];
   // Events run side by side; their puts share the one bound.
   await Promise.all(
     works.map(async (w) => {
       try {
-        const outcome = await applyEvent(t, userId, w, { preRead: read.get(w.eventId) ?? [], counter, slot });
-        if (outcome === 'applied') applied++;
+        const r = await applyEvent(t, userId, w, { preRead: read.get(w.eventId) ?? [], counter, slot });
+        written.push(...r.written);
+        if (r.outcome === 'applied') applied++;
         else unchanged++;
       } catch (error) {
         failed.push({ eventUri: w.eventUri, cause: error instanceof Error ? error.message : String(error), error });
       }
     }),
   );
-  return { applied, unchanged, failed, requests: counter.n };
+  return { applied, unchanged, failed, requests: counter.n, written };
 }

@@ -12,12 +12,16 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { eventIdOf, mergeMeeting, type MeetingState, type MeetingUpdate } from '../../domain/meeting/index.js';
+import { meetingChanges, type MeetingChangeKind } from '../../domain/meeting-events.js';
 import { conditional } from '../dynamo.js';
 import { batchRead, type ApplyGate } from './batch.js';
 import {
   ItemTooLargeError,
   eventItem,
   eventSk,
+  inviteeIdOf,
+  inviteeIndexOf,
+  withInviteeIds,
   inviteeItem,
   inviteeSk,
   itemBytes as itemSize,
@@ -25,6 +29,7 @@ import {
   type MeetingTable,
   type SyncedMark,
 } from './item.js';
+import { changeEvents, eventMeeting, outboxOf, reserveVersions, withOutbox, type OutboxEntry, type WrittenOutbox } from './outbox.js';
 
 /** Every change we hold for one scheduled event, and (sync) the mark to record once stored. */
 export interface EventWork {
@@ -35,6 +40,12 @@ export interface EventWork {
 }
 
 export type ApplyOutcome = 'applied' | 'unchanged' | 'refused';
+
+/** What one apply did: its outcome, and the items it wrote with Meeting Changed events to publish. */
+export interface ApplyResult {
+  outcome: ApplyOutcome;
+  written: WrittenOutbox[];
+}
 
 /** Runs a write under the caller's concurrency bound. */
 export type WriteSlot = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -62,19 +73,37 @@ export function keysOf(userId: string, w: EventWork): Item[] {
   return [{ userId, eventId: eventSk(w.eventId) }, ...inviteeUris(w.updates).map((uri) => ({ userId, eventId: inviteeSk(w.eventId, uri) }))];
 }
 
-interface Put {
+export interface Put {
   item: Item;
   /** The rev the item had when read; undefined when it did not exist. */
   rev: string | undefined;
   /** The event item carrying a new sync mark: written only after the invitee items. */
   last: boolean;
+  /** The item as read (its outbox is carried forward). */
+  raw: Item | undefined;
+  /** The invitee this put writes (undefined: the event item). */
+  inviteeUri?: string;
+  /** The changes this put records on its outbox (versions are handed out by applyEvent). */
+  changes: MeetingChangeKind[];
+  /** The meeting as the planned puts leave it (event register and the invitees they touch). */
+  after?: MeetingState;
 }
+
+/** Changes a reader would file under the event itself rather than one invitee. */
+const EVENT_LEVEL: ReadonlySet<MeetingChangeKind> = new Set(['created', 'rescheduled', 'canceled', 'updated']);
+
+const pick = <T>(rec: Record<string, T>, keys: readonly string[]): Record<string, T> =>
+  Object.fromEntries(keys.filter((k) => rec[k]).map((k) => [k, rec[k] as T]));
 
 const sameMark = (a: SyncedMark | undefined, b: SyncedMark | undefined) =>
   !!a && !!b && a.updatedAt === b.updatedAt && a.total === b.total && a.active === b.active;
 
 /** The puts that carry this work forward over the items read (empty: nothing to write). */
-export function planWrites(userId: string, w: EventWork, items: Item[]): Put[] {
+/**
+ * `forget`: invitees whose stored item is to be treated as new (their put landed in a write whose
+ * `created` event was lost to a concurrent writer, so they are still to be announced).
+ */
+export function planWrites(userId: string, w: EventWork, items: Item[], forget: ReadonlySet<string> = new Set()): Put[] {
   const bySk = new Map(items.map((i) => [String(i.eventId), i]));
   const evRaw = bySk.get(eventSk(w.eventId));
   const uris = inviteeUris(w.updates);
@@ -121,7 +150,7 @@ export function planWrites(userId: string, w: EventWork, items: Item[]): Put[] {
     const moved = s.invitees[uri] !== before.invitees[uri] || s.noShows[uri] !== before.noShows[uri];
     // An invitee item written before its event's start was known is placed once it is.
     const place = !!raw && !raw.startKey && !!startTime;
-    if (!moved && !place) continue;
+    if (!moved && !place && !forget.has(uri)) continue;
     if (!startTime) unplacedInvitee = true;
     const item = inviteeItem(
       userId,
@@ -137,7 +166,7 @@ export function planWrites(userId: string, w: EventWork, items: Item[]): Put[] {
       randomUUID(),
       Number(raw?.version ?? 0) + 1,
     );
-    puts.push({ item, rev: raw ? String(raw.rev) : undefined, last: false });
+    puts.push({ item, rev: raw ? String(raw.rev) : undefined, last: false, raw, inviteeUri: uri, changes: [] });
   }
   const eventMoved = s.event !== before.event;
   const markUnplaced = unplacedInvitee && evRaw?.unplaced !== true;
@@ -152,11 +181,46 @@ export function planWrites(userId: string, w: EventWork, items: Item[]): Put[] {
         updatedAt: eventMoved ? s.updatedAt : String(evRaw?.updatedAt ?? s.updatedAt ?? w.updates[0]?.observedAt),
         unplaced: evRaw?.unplaced === true || markUnplaced,
         synced: w.synced ?? (evRaw?.synced as SyncedMark | undefined),
+        inviteeIndex: withInviteeIds(inviteeIndexOf(evRaw), uris.map(inviteeIdOf)),
       },
       randomUUID(),
       Number(evRaw?.version ?? 0) + 1,
     );
-    puts.push({ item, rev: evRaw ? String(evRaw.rev) : undefined, last: !!newMark });
+    // A put replaces the whole item: keep the version sequence and what it says of invitees.
+    if (evRaw?.seq !== undefined) item.seq = evRaw.seq;
+    if (evRaw?.hasInvitees) item.hasInvitees = true;
+    puts.push({ item, rev: evRaw ? String(evRaw.rev) : undefined, last: !!newMark, raw: evRaw, changes: [] });
+  }
+  if (puts.length === 0) return puts;
+
+  // Which changes these puts make, and which put records each. The meeting "existed" when its
+  // event snapshot or any invitee item was there (hasInvitees: an invitee was written before any
+  // event snapshot).
+  const existed = !!evRaw?.event || uris.some((uri) => invRaw.get(uri) && !forget.has(uri)) || evRaw?.hasInvitees === true;
+  const after: MeetingState = { ...s, invitees: pick(s.invitees, uris), noShows: pick(s.noShows, uris) };
+  for (const p of puts) p.after = after;
+  const seen = uris.filter((uri) => !forget.has(uri));
+  const beforeSeen: MeetingState = { ...before, invitees: pick(before.invitees, seen), noShows: pick(before.noShows, seen) };
+  const kinds = meetingChanges(existed ? beforeSeen : undefined, after);
+  if (kinds.length === 0) return puts;
+  const evPut = puts.find((p) => p.inviteeUri === undefined);
+  const invPuts = puts.filter((p) => p.inviteeUri !== undefined);
+  if (puts.length === 1) {
+    (puts[0] as Put).changes = kinds;
+    return puts;
+  }
+  // Two or more items: each records the changes made to it, so that if one of the puts lands and
+  // another loses its condition, the retry finds exactly the remaining changes still to record.
+  const eventKinds = kinds.filter((k) => EVENT_LEVEL.has(k));
+  (evPut ?? (invPuts[0] as Put)).changes.push(...eventKinds);
+  if (kinds.includes('created')) return puts; // a new meeting is one event
+  if (invPuts.length === 1) (invPuts[0] as Put).changes.push(...kinds.filter((k) => !EVENT_LEVEL.has(k)));
+  else {
+    for (const p of invPuts) {
+      const uri = p.inviteeUri as string;
+      const one = (st: MeetingState): MeetingState => ({ ...st, event: s.event, invitees: pick(st.invitees, [uri]), noShows: pick(st.noShows, [uri]) });
+      p.changes.push(...meetingChanges(one(beforeSeen), one(s)).filter((k) => !EVENT_LEVEL.has(k)));
+    }
   }
   return puts;
 }
@@ -188,16 +252,22 @@ async function put(t: MeetingTable, p: Put, counter: { n: number }, slot: WriteS
 /**
  * Applies one event's work. `preRead` (the items of keysOf, already read consistently) spares the
  * first read; `gate` rides in every read until something is written.
+ *
+ * Writes that record changes (outbox.ts) hand out their versions first: a put of the event item
+ * raises `seq` itself and goes before the invitee puts; otherwise `seq` is reserved with an
+ * atomic ADD before the puts. An invitee put is never sent before its versions are secured.
  */
 export async function applyEvent(
   t: MeetingTable,
   userId: string,
   w: EventWork,
   opts: { gate?: ApplyGate; preRead?: Item[]; counter?: { n: number }; slot?: WriteSlot } = {},
-): Promise<ApplyOutcome> {
+): Promise<ApplyResult> {
   const counter = opts.counter ?? { n: 0 };
   const slot = opts.slot ?? unbounded;
   const keys = keysOf(userId, w);
+  const written: WrittenOutbox[] = [];
+  const forget = new Set<string>();
   let wrote = false;
   let preRead = opts.preRead;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -215,23 +285,102 @@ export async function applyEvent(
       items = got.get(t.tableName) ?? [];
       if (opts.gate && !wrote) {
         const gateItems = gateReads.map((g) => (got.get(g.tableName) ?? []).find((i) => Object.entries(g.key).every(([k, v]) => i[k] === v)));
-        if (!opts.gate.admit(gateItems)) return 'refused';
+        if (!opts.gate.admit(gateItems)) return { outcome: 'refused', written };
       }
     }
-    const puts = planWrites(userId, w, items);
-    if (puts.length === 0) return wrote ? 'applied' : 'unchanged';
+    const puts = planWrites(userId, w, items, forget);
+    if (puts.length === 0) return { outcome: wrote ? 'applied' : 'unchanged', written };
     for (const p of puts) {
       const bytes = itemSize(p.item);
       if (bytes > t.maxItemBytes) throw new ItemTooLargeError(bytes, t.maxItemBytes);
     }
-    const first = puts.filter((p) => !p.last);
-    const landed = await Promise.all(first.map((p) => put(t, p, counter, slot)));
-    const last = puts.filter((p) => p.last);
-    // The sync mark says "these invitees are stored": only once they are.
-    if (last.length > 0 && landed.every(Boolean)) landed.push(...(await Promise.all(last.map((p) => put(t, p, counter, slot)))));
-    else if (last.length > 0) landed.push(false);
-    if (landed.some(Boolean)) wrote = true;
-    if (landed.every(Boolean)) return 'applied';
+
+    const evPut = puts.find((p) => p.inviteeUri === undefined);
+    const invPuts = puts.filter((p) => p.inviteeUri !== undefined);
+    const k = puts.reduce((n, p) => n + p.changes.length, 0);
+    // Invitee ids the event item does not list yet (the status page reads invitees by them).
+    const evRaw = items.find((i) => String(i.eventId) === eventSk(w.eventId));
+    const known = inviteeIndexOf(evRaw);
+    const unlisted = Array.isArray(known) ? invPuts.map((p) => inviteeIdOf(p.inviteeUri as string)).filter((id) => !known.includes(id)) : [];
+    const listing = unlisted.length > 0 ? withInviteeIds(known, unlisted) : undefined;
+    let waves: Put[][];
+    if (k === 0 && !(listing && !evPut)) {
+      // The sync mark says "these invitees are stored": only once they are.
+      waves = [puts.filter((p) => !p.last), puts.filter((p) => p.last)];
+    } else {
+      let first: number;
+      if (evPut && !evPut.last) {
+        const seq = Number(evPut.raw?.seq ?? 0);
+        evPut.item.seq = seq + k;
+        first = seq + 1;
+        // Invitee puts that record nothing need no secured versions: they go with the event put
+        // (a new one-on-one booking is one round of two puts). Those that record changes wait
+        // for it: their versions are secured only once it lands.
+        const silent = invPuts.filter((p) => p.changes.length === 0);
+        waves = [[evPut, ...silent], invPuts.filter((p) => p.changes.length > 0)];
+      } else {
+        // With an event put to follow, the reservation holds only if the event item is still as
+        // read: the put's rev check then continues from the reservation's rev.
+        const after = await reserveVersions(t, userId, w.eventId, w.eventUri, k, randomUUID(), counter, evPut ? (evPut.rev ?? null) : undefined, evPut ? undefined : listing === 'many' ? 'many' : unlisted);
+        if (!after) {
+          await t.sleep(Math.floor(Math.random() * 10 * (attempt + 1)));
+          continue;
+        }
+        first = Number(after.seq) - k + 1;
+        // The event as it stands at the reservation: an event put that took earlier versions
+        // since our read is in it, so the meeting these events carry is never older than theirs.
+        if (!evPut && after.event) for (const p of puts) p.after = { ...(p.after as MeetingState), event: after.event as MeetingState['event'] };
+        if (evPut) {
+          evPut.rev = String(after.rev);
+          evPut.raw = after;
+          evPut.item.seq = after.seq;
+          evPut.item.hasInvitees = true;
+        }
+        waves = [invPuts, evPut ? [evPut] : []];
+      }
+      for (const p of [...(evPut ? [evPut] : []), ...invPuts]) {
+        const entries: OutboxEntry[] = p.changes.map((c) => ({ c, v: first++ }));
+        const carried = outboxOf(p.raw);
+        p.item = withOutbox(p.item, [...carried, ...entries], carried.length > 0 ? (p.raw?.outboxAt as string | undefined) : undefined, new Date(t.clock.now()).toISOString());
+      }
+    }
+    // Outbox entries carried from an earlier write that was never cleared ride along as well.
+    for (const p of puts) {
+      if (p.item.outbox) continue;
+      const carried = outboxOf(p.raw);
+      if (carried.length > 0) p.item = withOutbox(p.item, carried, p.raw?.outboxAt as string | undefined, new Date(t.clock.now()).toISOString());
+    }
+
+    let allLanded = true;
+    for (const wave of waves) {
+      if (wave.length === 0) continue;
+      const landed = await Promise.all(wave.map((p) => put(t, p, counter, slot)));
+      // A new meeting's `created` lost with its event put: the invitees that landed beside it
+      // were announced by nothing, so the retry treats them as new (one invitee_added each).
+      wave.forEach((p, i) => {
+        if (landed[i] && p.inviteeUri && p.changes.length > 0) forget.delete(p.inviteeUri);
+      });
+      const evAt = evPut ? wave.indexOf(evPut) : -1;
+      if (evAt >= 0 && !landed[evAt] && evPut?.changes.includes('created')) {
+        wave.forEach((p, i) => {
+          if (landed[i] && p.inviteeUri) forget.add(p.inviteeUri);
+        });
+      }
+      wave.forEach((p, i) => {
+        if (!landed[i]) return;
+        wrote = true;
+        const entries = outboxOf(p.item);
+        if (entries.length > 0) {
+          const touched = p.inviteeUri ? [p.inviteeUri] : invPuts.map((q) => q.inviteeUri as string);
+          written.push({ userId, sk: String(p.item.eventId), rev: String(p.item.rev), events: changeEvents(userId, w.eventUri, entries, eventMeeting(p.after as MeetingState, touched)) });
+        }
+      });
+      if (!landed.every(Boolean)) {
+        allLanded = false;
+        break;
+      }
+    }
+    if (allLanded) return { outcome: 'applied', written };
     // Someone else wrote one of these items first: re-read and merge on top (a little jitter).
     await t.sleep(Math.floor(Math.random() * 10 * (attempt + 1)));
   }

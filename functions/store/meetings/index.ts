@@ -4,15 +4,16 @@
  */
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { eventIdOf, type MeetingState, type MeetingUpdate } from '../../domain/meeting/index.js';
-import { applyEvent, eventWork, type ApplyOutcome } from './apply.js';
+import { applyEvent, eventWork, type ApplyOutcome, type ApplyResult } from './apply.js';
 import { applyMany, type ApplyManyOptions, type ApplyManyResult, type FailedEvent } from './apply-many.js';
 import { batchRead, type ApplyGate } from './batch.js';
 import { assemble, eventRange, eventSk, ItemTooLargeError, itemBytes, meetingTable, MAX_ITEM_BYTES, type Item, type MeetingStoreOptions, type SyncedMark } from './item.js';
 import { listMeetings, type ListMeetingsInput, type ListMeetingsResult } from './list.js';
+import { clearOutbox, pendingOutbox, type WrittenOutbox } from './outbox.js';
 import { purgeBatch, type PurgeBatchInput, type PurgeBatchResult } from './purge.js';
 
 export { ItemTooLargeError, itemBytes, MAX_ITEM_BYTES };
-export type { ApplyGate, ApplyManyOptions, ApplyManyResult, ApplyOutcome, FailedEvent, ListMeetingsInput, ListMeetingsResult, MeetingStoreOptions, PurgeBatchInput, PurgeBatchResult, SyncedMark };
+export type { ApplyGate, ApplyManyOptions, ApplyManyResult, ApplyOutcome, ApplyResult, WrittenOutbox, FailedEvent, ListMeetingsInput, ListMeetingsResult, MeetingStoreOptions, PurgeBatchInput, PurgeBatchResult, SyncedMark };
 
 /** What a sync needs to know of a stored event to skip its invitee call. */
 export interface StoredEventMark {
@@ -23,13 +24,20 @@ export interface StoredEventMark {
 }
 
 export interface MeetingStore {
-  apply(userId: string, update: MeetingUpdate): Promise<'applied' | 'unchanged'>;
-  apply(userId: string, update: MeetingUpdate, gate: ApplyGate): Promise<ApplyOutcome>;
+  /**
+   * One delivery's change, forward-only. `written` lists the items it wrote with Meeting Changed
+   * events on their outbox: the caller publishes them, then calls clearOutbox.
+   */
+  apply(userId: string, update: MeetingUpdate, gate?: ApplyGate): Promise<ApplyResult>;
   applyMany(userId: string, updates: MeetingUpdate[], opts?: ApplyManyOptions): Promise<ApplyManyResult>;
   /** The stored marks of these events (by event URI; absent when not stored): ceil(n/100) BatchGetItems. */
   eventMarks(userId: string, eventUris: string[]): Promise<{ marks: Map<string, StoredEventMark>; requests: number }>;
   get(userId: string, eventId: string): Promise<MeetingState | undefined>;
   list(userId: string, input: ListMeetingsInput): Promise<ListMeetingsResult>;
+  /** Clears the outbox of items whose events were published (conditional on the rev written). */
+  clearOutbox(written: readonly WrittenOutbox[]): Promise<{ cleared: number; requests: number }>;
+  /** A user's items with events still unpublished, pending since before `before` (ISO), oldest first. */
+  pendingOutbox(input: { userId: string; before: string; limit: number }): Promise<{ written: WrittenOutbox[]; requests: number }>;
   /** Deletes a batch of the user's items, whatever their sort key (the purge after a disconnect). */
   purge(userId: string, input: PurgeBatchInput): Promise<PurgeBatchResult>;
 }
@@ -37,7 +45,9 @@ export interface MeetingStore {
 export function createMeetingStore(doc: DynamoDBDocumentClient, tableName: string, opts: MeetingStoreOptions = {}): MeetingStore {
   const t = meetingTable(doc, tableName, opts);
   return {
-    apply: ((userId: string, update: MeetingUpdate, gate?: ApplyGate) => applyEvent(t, userId, eventWork(update), gate ? { gate } : {})) as MeetingStore['apply'],
+    apply: (userId, update, gate) => applyEvent(t, userId, eventWork(update), gate ? { gate } : {}),
+    clearOutbox: (written) => clearOutbox(t, written),
+    pendingOutbox: (input) => pendingOutbox(t, input),
     applyMany: (userId, updates, o) => applyMany(t, userId, updates, o),
     async eventMarks(userId, eventUris) {
       const counter = { n: 0 };

@@ -4,7 +4,8 @@
  *
  * - Event item, sort key `<eventId>` (the scheduled event's UUID):
  *   { userId, eventId, kind: 'event', eventUri, event: EventRegister|null, updatedAt, rev,
- *     version, status, startTime?, startKey?, statusKey?, unplaced?, synced? }
+ *     version, status, startTime?, startKey?, statusKey?, unplaced?, synced?, seq?,
+ *     inviteeIds? | manyInvitees?, outbox? }
  * - Invitee item, sort key `<eventId>#i#<inviteeId>` (inviteeId: the invitee URI's last
  *   segment, or a hash of the URI when that segment is unusable):
  *   { userId, eventId, kind: 'invitee', eventUri, inviteeUri, invitee: InviteeRegister|null,
@@ -24,6 +25,15 @@
  *   the list reads that event's invitees from the table itself.
  * - byStatus (pk statusKey = `<userId>#<status>`, sk startKey): event items only, so a
  *   status-filtered page is a key condition, not a filter.
+ *
+ * `inviteeIds` lists the event's invitee ids (the sort-key suffixes) while there are at most
+ * MAX_INDEXED_INVITEES of them, so a status-filtered page reads every invitee of its meetings
+ * with one BatchGetItem instead of one Query per meeting; past that the event item says
+ * `manyInvitees` instead (the list would grow with the event) and its invitees are queried.
+ * An event item with neither was written before the list existed: also queried.
+ *
+ * `seq` and `outbox`: the Meeting Changed versions handed out and the events not yet published
+ * (./outbox.ts).
  *
  * `rev` is a random token per write: the optimistic-concurrency guard. `version` counts writes of
  * the item. `synced` ({updatedAt, total, active}) records what the last sync that fetched this
@@ -94,6 +104,28 @@ export class ItemTooLargeError extends Error {
 
 export const INVITEE_MARK = '#i#';
 
+/** The most invitee ids an event item lists (a few KB at most); beyond it, `manyInvitees`. */
+export const MAX_INDEXED_INVITEES = 50;
+
+/** What an event item knows of its invitees' ids: the list, "many", or nothing (written before the list). */
+export type InviteeIndex = string[] | 'many' | 'unknown';
+
+export function inviteeIndexOf(item: Item | undefined): InviteeIndex {
+  if (!item) return [];
+  if (item.manyInvitees === true) return 'many';
+  return Array.isArray(item.inviteeIds) ? [...new Set(item.inviteeIds as string[])] : 'unknown';
+}
+
+/** The index with these invitee ids added ('many' past the bound; an unknown index stays unknown). */
+export function withInviteeIds(index: InviteeIndex, ids: readonly string[]): InviteeIndex {
+  if (index === 'many' || index === 'unknown') return index;
+  const all = [...new Set([...index, ...ids])];
+  return all.length > MAX_INDEXED_INVITEES ? 'many' : all;
+}
+
+const indexAttributes = (index: InviteeIndex | undefined): Item =>
+  index === undefined || index === 'unknown' ? {} : index === 'many' ? { manyInvitees: true } : { inviteeIds: index };
+
 /** The invitee's id inside its event: the URI's last segment when it is a plain id, else a hash. */
 export function inviteeIdOf(inviteeUri: string): string {
   const last = inviteeUri.split('/').filter(Boolean).pop() ?? '';
@@ -121,6 +153,8 @@ export interface EventItemParts {
   updatedAt: string;
   unplaced: boolean;
   synced?: SyncedMark;
+  /** The event's invitee ids as far as known (see the module comment). */
+  inviteeIndex?: InviteeIndex;
 }
 
 export interface InviteeItemParts {
@@ -153,6 +187,7 @@ export function eventItem(userId: string, p: EventItemParts, rev: string, versio
     ...(startTime ? { startTime, startKey: `${startTime}#${p.eventId}`, statusKey: `${userId}#${status}` } : {}),
     ...(p.unplaced ? { unplaced: true } : {}),
     ...(p.synced ? { synced: p.synced } : {}),
+    ...indexAttributes(p.inviteeIndex),
   };
 }
 

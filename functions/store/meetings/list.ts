@@ -3,7 +3,11 @@ import { createHash } from 'node:crypto';
 import { InvalidInputError } from '../../domain/errors.js';
 import { QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { normalizeIso, toApiMeeting, type ApiMeeting } from '../../domain/meeting/index.js';
-import { assemble, eventRange, isInviteeItem, type Item, type MeetingTable } from './item.js';
+import { batchRead } from './batch.js';
+import { assemble, eventRange, INVITEE_MARK, inviteeIndexOf, isInviteeItem, type Item, type MeetingTable } from './item.js';
+
+/** Invitee keys a status-filtered page reads at most (two BatchGetItems). */
+const INVITEE_KEYS_PER_PAGE = 200;
 
 export interface ListMeetingsInput {
   /** ISO-8601; inclusive. Optional only when nextToken is given (the token carries it). */
@@ -79,8 +83,9 @@ interface Group {
  * followed by its invitee items, read until the event after the page shows up (so nextToken
  * exists only when another meeting does). With a status: the page's event items come from the
  * byStatus index (a key condition: canceled meetings are found without reading active ones),
- * then each event's invitees from byStartTime (one Query per meeting, `listConcurrency` at
- * once). Either way a page stops adding meetings once its JSON would pass the byte budget.
+ * then their invitees by key from the ids each event item lists (store/meetings/item.ts), in
+ * BatchGetItems; only an event with too many invitees to list is queried on its own. Either way
+ * a page stops adding meetings once its JSON would pass the byte budget.
  */
 export async function listMeetings(t: MeetingTable, userId: string, input: ListMeetingsInput): Promise<ListMeetingsResult> {
   const limit = Math.max(1, Math.min(100, Math.floor(input.limit)));
@@ -200,12 +205,33 @@ async function statusPage(
     startKey = res.LastEvaluatedKey as Item | undefined;
     if (events.length > limit || !startKey) break;
   }
-  const page = events.slice(0, limit);
-  const groups: Group[] = page.map((event) => ({ event, items: [event] }));
+  // Invitees: by key for events that list their invitee ids (one BatchGetItem per 100 keys), by
+  // Query for the others (past MAX_INDEXED_INVITEES, or written before the list existed). The
+  // page stops before the event whose keys would pass INVITEE_KEYS_PER_PAGE, so a page of small
+  // meetings costs the index query and at most two BatchGetItems.
+  const groups: Group[] = [];
+  const keys: Item[] = [];
+  let cut = false;
+  for (const event of events.slice(0, limit)) {
+    const index = inviteeIndexOf(event);
+    const ids = Array.isArray(index) ? index : [];
+    if (groups.length > 0 && keys.length + ids.length > INVITEE_KEYS_PER_PAGE) {
+      cut = true;
+      break;
+    }
+    groups.push({ event, items: [event] });
+    for (const id of ids) keys.push({ userId, eventId: `${String(event.eventId)}${INVITEE_MARK}${id}` });
+  }
+  const byEvent = new Map(groups.map((g) => [String(g.event.eventId), g]));
+  if (keys.length > 0) {
+    const got = await batchRead(t, [{ tableName: t.tableName, keys }], { n: 0 });
+    for (const item of got.get(t.tableName) ?? []) byEvent.get(String(item.eventId).split(INVITEE_MARK)[0] as string)?.items.push(item);
+  }
+  const queried = groups.filter((g) => !Array.isArray(inviteeIndexOf(g.event)));
   let next = 0;
   const worker = async () => {
-    while (next < groups.length) {
-      const g = groups[next++] as Group;
+    while (next < queried.length) {
+      const g = queried[next++] as Group;
       const sk = String(g.event.startKey);
       g.items.push(
         ...(await queryAll(t, {
@@ -216,8 +242,8 @@ async function statusPage(
       );
     }
   };
-  await Promise.all(Array.from({ length: Math.min(8, groups.length) }, worker));
-  return { groups, more: events.length > limit };
+  await Promise.all(Array.from({ length: Math.min(8, queried.length) }, worker));
+  return { groups, more: cut || events.length > limit };
 }
 
 async function queryAll(t: MeetingTable, q: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>): Promise<Item[]> {
