@@ -20,7 +20,7 @@ import type { ConnectionDeps } from '../../functions/flows/connection-deps.js';
 import { cacheHookKeys, type IngestDeps } from '../../functions/flows/ingest.js';
 import type { SyncDeps } from '../../functions/flows/sync/index.js';
 import { createConnectionStatusReader } from '../../functions/store/connection-status.js';
-import type { Clock, Queue, QueueName, Sleeper } from '../../functions/ports.js';
+import type { Clock, MeetingEventPublisher, Queue, QueueName, Sleeper } from '../../functions/ports.js';
 import { createSecretBox, type SecretBox } from '../../functions/shared/crypto.js';
 import type { HttpEvent } from '../../functions/edge/http.js';
 import { createAppKeySource, SIGNATURE_HEADER } from '../../functions/shared/webhook-signature.js';
@@ -31,7 +31,7 @@ import { createParkedWebhookStore } from '../../functions/store/parked-webhooks.
 import { createSyncStateStore, type SyncStateStore } from '../../functions/store/sync-state.js';
 import type { TableKey } from '../../functions/store/tables.js';
 import { createWebhookKeyStore, type WebhookKeyStore } from '../../functions/store/webhook-keys.js';
-import { startDynalite, type TestDynamo } from '../../test/support/dynalite.js';
+import { startDynalite, startDynaliteProcess, type TestDynamo } from '../../test/support/dynalite.js';
 import { sandboxClient, startSandbox, type Sandbox, type SandboxOptions } from '../../test/support/sandbox.js';
 import { countDynamoRequests, type DdbCounter } from './measure.js';
 
@@ -77,7 +77,8 @@ export interface BenchHarness {
   syncState: SyncStateStore;
   /** Connection-flow ports (connect, reconnect, disconnect, health repair). */
   connectionDeps(overrides?: Partial<ConnectionDeps>): ConnectionDeps;
-  ingestDeps(): IngestDeps;
+  /** The webhook's ports; with a publisher, Meeting Changed events are published as in AWS. */
+  ingestDeps(publisher?: MeetingEventPublisher): IngestDeps;
   syncDeps(queue: Queue): SyncDeps;
   close(): Promise<void>;
 }
@@ -86,12 +87,14 @@ export interface HarnessOptions {
   sandbox?: SandboxOptions;
   publicBaseUrl?: string;
   queue?: Queue;
+  /** dynalite in its own process (its own CPU, as DynamoDB has) instead of this one. */
+  dynaliteProcess?: boolean;
   /** Wrap the Calendly client (e.g. to observe the sandbox between calls). */
   wrapClient?: (c: CalendlyPort) => CalendlyPort;
 }
 
 export async function startBenchHarness(opts: HarnessOptions = {}): Promise<BenchHarness> {
-  const dynalite = await startDynalite();
+  const dynalite = opts.dynaliteProcess ? await startDynaliteProcess() : await startDynalite();
   const sandbox = await startSandbox(opts.sandbox);
   const publicBaseUrl = opts.publicBaseUrl ?? DEFAULT_PUBLIC_BASE_URL;
   const webhookUrl = (hookKey: string) => `${publicBaseUrl}/webhooks/calendly/${encodeURIComponent(hookKey)}`;
@@ -147,7 +150,8 @@ export async function startBenchHarness(opts: HarnessOptions = {}): Promise<Benc
     meetings,
     syncState,
     connectionDeps,
-    ingestDeps: () => ({
+    ingestDeps: (publisher) => ({
+      ...(publisher ? { publisher } : {}),
       // As the Lambda's composition root does: one hook key cache per container.
       hookKeys: cacheHookKeys(webhookKeys),
       connectionStatus: createConnectionStatusReader(doc, tables.connections),

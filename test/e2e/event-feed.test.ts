@@ -1,8 +1,9 @@
 /**
  * The settings page's feed of `Meeting Changed` events, in real Chromium against the local
- * runtime. The stores do not publish yet, so the events are put on the runtime's in-process bus
- * directly (its test hook) and built by the domain from real merges, as a write will build them;
- * the page reads them through GET /dev/events like any reader. No sleeps: every wait is for
+ * runtime. The events are put on the runtime's in-process bus directly (its test hook), built by
+ * the domain from real merges, so each test controls exactly what the feed must show; that real
+ * writes publish onto that bus is test/local/real-handlers.test.ts and test/sync/reconcile.test.ts.
+ * The page reads them through GET /dev/events like any reader. No sleeps: every wait is for
  * something visible.
  */
 import type { Browser, Page } from 'playwright-core';

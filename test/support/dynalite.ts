@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -42,6 +43,45 @@ export async function startDynalite(): Promise<TestDynamo> {
     async close() {
       raw.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * dynalite in a child process of its own (the bench): the store then has its own CPU, as
+ * DynamoDB has, and a handler measured against it is not also paying for the store's work on
+ * its own event loop. Same tables, same clients as startDynalite.
+ */
+export async function startDynaliteProcess(): Promise<TestDynamo> {
+  const script = `const d = require('dynalite')({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+d.listen(0, '127.0.0.1', () => process.stdout.write('port ' + d.address().port + '\\n'));
+process.on('disconnect', () => process.exit(0));`;
+  const child = spawn(process.execPath, ['-e', script], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /port (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`dynalite exited (${code}) before listening`)));
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const { raw, doc } = createDynamoClients({ endpoint });
+  const tables = {} as Record<TableKey, string>;
+  for (const [key, def] of Object.entries(TABLES) as [TableKey, (typeof ALL_TABLES)[number]][]) tables[key] = `test-${def.id}`;
+  await createTables(raw, (def) => `test-${def.id}`);
+  return {
+    endpoint,
+    raw,
+    doc,
+    tables,
+    newClients: () => createDynamoClients({ endpoint }),
+    async close() {
+      raw.destroy();
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      await exited;
     },
   };
 }
