@@ -290,10 +290,13 @@ export async function applyEvent(
     }
     const puts = planWrites(userId, w, items, forget);
     if (puts.length === 0) return { outcome: wrote ? 'applied' : 'unchanged', written };
-    for (const p of puts) {
-      const bytes = itemSize(p.item);
-      if (bytes > t.maxItemBytes) throw new ItemTooLargeError(bytes, t.maxItemBytes);
-    }
+    const tooLarge = () => {
+      for (const p of puts) {
+        const bytes = itemSize(p.item);
+        if (bytes > t.maxItemBytes) throw new ItemTooLargeError(bytes, t.maxItemBytes);
+      }
+    };
+    tooLarge(); // before anything is written, the reservation included
 
     const evPut = puts.find((p) => p.inviteeUri === undefined);
     const invPuts = puts.filter((p) => p.inviteeUri !== undefined);
@@ -350,6 +353,7 @@ export async function applyEvent(
       const carried = outboxOf(p.raw);
       if (carried.length > 0) p.item = withOutbox(p.item, carried, p.raw?.outboxAt as string | undefined, new Date(t.clock.now()).toISOString());
     }
+    tooLarge(); // and with the events on the outbox
 
     let allLanded = true;
     for (const wave of waves) {
