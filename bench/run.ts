@@ -28,6 +28,7 @@ const JOBS: Job[] = [
   { id: 'sync', section: 'sync', arg: '1000,10000', title: 'Initial sync (one connection)' },
   { id: 'fleet-2k', section: 'fleet', arg: '2000', title: 'Health-check fleet (one cycle)' },
   { id: 'fleet-10k', section: 'fleet', arg: '10000', title: 'Health-check fleet (one cycle)' },
+  { id: 'rss', section: 'rss', title: 'Sync memory (peak RSS)' },
   { id: 'bundles', section: 'bundles', title: 'Handler bundles' },
 ];
 

@@ -17,6 +17,7 @@ const SECTIONS: Record<string, (arg: string | undefined) => Promise<SectionResul
   sync: async (arg) => (await import('./sections/sync.js')).runSync(arg),
   fleet: async (arg) => (await import('./sections/fleet.js')).runFleet(arg),
   bundles: async () => (await import('./sections/bundles.js')).runBundles(),
+  rss: async () => (await import('./sections/rss.js')).runRss(),
 };
 
 const name = process.argv[2] ?? '';

@@ -95,7 +95,16 @@ export interface BuiltBundle {
   bytes: number;
   /** Modules left external and how they are imported (static imports would load at init). */
   externalImports: Array<{ path: string; kind: string; from: string }>;
+  /** Bytes of the output by where they came from: an npm package (`undici`, `@smithy/core`) or a folder of ours (`functions/store`). */
+  bytesBySource: Record<string, number>;
   warnings: string[];
+}
+
+/** `…/node_modules/@scope/name/…` → `@scope/name`; `functions/store/x.ts` → `functions/store`. */
+export function sourceOf(input: string): string {
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+  if (pkg) return pkg[1] as string;
+  return input.split('/').slice(0, 2).join('/');
 }
 
 /** Bundles one handler with esbuild's JS API, exactly as the stack does, into `outDir/<name>/index.mjs`. */
@@ -111,5 +120,9 @@ export async function buildHandlerBundle(name: LambdaName, outDir: string): Prom
       if (imp.external && !imp.path.startsWith('node:') && !builtinModules.includes(imp.path.split('/')[0] ?? '')) externalImports.push({ path: imp.path, kind: imp.kind, from });
     }
   }
-  return { name, file, bytes: statSync(file).size, externalImports, warnings: result.warnings.map((w) => w.text) };
+  const bytesBySource: Record<string, number> = {};
+  for (const output of Object.values(result.metafile?.outputs ?? {})) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) bytesBySource[sourceOf(input)] = (bytesBySource[sourceOf(input)] ?? 0) + bytesInOutput;
+  }
+  return { name, file, bytes: statSync(file).size, externalImports, bytesBySource, warnings: result.warnings.map((w) => w.text) };
 }

@@ -3,6 +3,7 @@
  * middleware, so it sees exactly what the stores send), Calendly call diffs from the sandbox's
  * own counters, percentiles, a bounded-concurrency pool and an RSS sampler.
  */
+import v8 from 'node:v8';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 /** Commands that change the table (a BatchWrite is one request, however many items). */
@@ -114,3 +115,63 @@ export function collectGarbage(): void {
 }
 
 export const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
+
+/** Process memory by where it lives: V8's heap spaces, memory outside the heap, and the rest. */
+export interface MemoryBreakdown {
+  rss: number;
+  heapUsed: number;
+  /** V8 heap reserved (all spaces, used or not). */
+  heapTotal: number;
+  /** Reserved by V8's young generation (new space): grows under sustained allocation, shrinks rarely. */
+  newSpace: number;
+  oldSpace: number;
+  /** Of which in use (live objects, and garbage no major GC has collected yet). */
+  oldSpaceUsed: number;
+  /** Large-object and code spaces. */
+  otherSpaces: number;
+  /** Memory of C++ objects bound to JS (buffers, sockets), arrayBuffers included. */
+  external: number;
+  arrayBuffers: number;
+  /** RSS not accounted for by the V8 heap or external memory: the binary, native allocations, fragmentation. */
+  outsideHeap: number;
+}
+
+export function memoryBreakdown(): MemoryBreakdown {
+  const m = process.memoryUsage();
+  const spaces = v8.getHeapSpaceStatistics();
+  const size = (name: string) => spaces.find((s) => s.space_name === name)?.space_size ?? 0;
+  const newSpace = size('new_space');
+  const oldSpace = size('old_space');
+  const oldSpaceUsed = spaces.find((s) => s.space_name === 'old_space')?.space_used_size ?? 0;
+  return {
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    newSpace,
+    oldSpace,
+    oldSpaceUsed,
+    otherSpaces: m.heapTotal - newSpace - oldSpace,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    outsideHeap: m.rss - m.heapTotal - m.external,
+  };
+}
+
+/** Samples memory every `everyMs`; answers the breakdown at the sample with the highest RSS. */
+export function sampleMemory(everyMs = 5): { stop(): { peak: MemoryBreakdown; samples: number } } {
+  let peak = memoryBreakdown();
+  let samples = 1;
+  const take = () => {
+    const m = memoryBreakdown();
+    samples += 1;
+    if (m.rss > peak.rss) peak = m;
+  };
+  const timer = setInterval(take, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      take();
+      return { peak, samples };
+    },
+  };
+}

@@ -2,12 +2,15 @@
  * The outside services, each built once per container on first use: DynamoDB, the queues, the
  * app secret and what is derived from it (the box for secrets at rest, the Calendly client).
  * A root asks only for what its Lambda uses, so it reads only the configuration it needs.
+ *
+ * Each `lazy(...)` is marked pure so the bundler drops the services a Lambda never names (esbuild
+ * honours the mark only at the call site), and the Calendly client is a dynamic import so a
+ * Lambda that never calls Calendly carries neither the client nor undici.
  */
 import { createDynamoClients } from '../adapters/dynamo.js';
 import { createEventBridgePublisher } from '../adapters/eventbridge.js';
 import { createKeyringSecret, createSecretsManagerSource, createStaticSecrets } from '../adapters/secrets.js';
 import { createSqsQueue } from '../adapters/sqs-queue.js';
-import { createCalendlyClient } from '../calendly/client.js';
 import type { CalendlyPort } from '../calendly/port.js';
 import type { MeetingEventPublisher, Queue, QueueName, SecretsSource } from '../ports.js';
 import { createSecretBox, parseEncryptionKey, parseKeyring, singleKeyring, withLegacyKey, type Keyring, type SecretBox } from '../shared/crypto.js';
@@ -15,7 +18,7 @@ import { logger } from '../shared/logger.js';
 import { readEnv, SECRET_SOURCE_KEYS } from './env.js';
 import { lazy } from './lazy.js';
 
-export const dynamo = lazy(() => createDynamoClients({ endpoint: readEnv(['DYNAMODB_ENDPOINT']).DYNAMODB_ENDPOINT }));
+export const dynamo = /* @__PURE__ */ lazy(() => createDynamoClients({ endpoint: readEnv(['DYNAMODB_ENDPOINT']).DYNAMODB_ENDPOINT }));
 
 /** Meeting Changed events onto EVENT_BUS_NAME (in AWS the stack's bus; locally the runtime's, at EVENTS_ENDPOINT). */
 export const meetingEventPublisher = lazy((): MeetingEventPublisher => {
@@ -38,7 +41,7 @@ export function queueFromEnv(sends: readonly QueueName[]): Queue {
 }
 
 /** AWS: the Secrets Manager secret; locally: the four values from the environment. */
-export const appSecrets = lazy((): SecretsSource => {
+export const appSecrets = /* @__PURE__ */ lazy((): SecretsSource => {
   const env = readEnv(SECRET_SOURCE_KEYS);
   if (env.APP_SECRET_ARN) return createSecretsManagerSource({ secretId: env.APP_SECRET_ARN });
   const { CALENDLY_CLIENT_ID, CALENDLY_CLIENT_SECRET, CALENDLY_WEBHOOK_SIGNING_KEY, TOKEN_ENCRYPTION_KEY } = env;
@@ -87,7 +90,7 @@ function keyringLoader(): () => Promise<Keyring> {
 }
 
 /** The AES-256-GCM box for secrets at rest, over the keyring (re-read every KEYRING_MAX_AGE_MS). */
-export const secretBox = lazy(async (): Promise<SecretBox> => {
+export const secretBox = /* @__PURE__ */ lazy(async (): Promise<SecretBox> => {
   const load = keyringLoader();
   let ring = await load();
   let loadedAt = Date.now();
@@ -110,9 +113,9 @@ export const secretBox = lazy(async (): Promise<SecretBox> => {
   });
 });
 
-export const calendly = lazy(async (): Promise<CalendlyPort> => {
+export const calendly = /* @__PURE__ */ lazy(async (): Promise<CalendlyPort> => {
   const env = readEnv(['CALENDLY_AUTH_URL', 'CALENDLY_API_URL']);
-  const app = await appSecrets().get();
+  const [{ createCalendlyClient }, app] = await Promise.all([import('../calendly/client.js'), appSecrets().get()]);
   return createCalendlyClient({ authBaseUrl: env.CALENDLY_AUTH_URL, apiBaseUrl: env.CALENDLY_API_URL, clientId: app.clientId, clientSecret: app.clientSecret });
 });
 
