@@ -21,7 +21,7 @@ import { lazy } from './lazy.js';
 export const dynamo = /* @__PURE__ */ lazy(() => createDynamoClients({ endpoint: readEnv(['DYNAMODB_ENDPOINT']).DYNAMODB_ENDPOINT }));
 
 /** Meeting Changed events onto EVENT_BUS_NAME (in AWS the stack's bus; locally the runtime's, at EVENTS_ENDPOINT). */
-export const meetingEventPublisher = lazy((): MeetingEventPublisher => {
+export const meetingEventPublisher = /* @__PURE__ */ lazy((): MeetingEventPublisher => {
   const env = readEnv(['EVENT_BUS_NAME', 'EVENTS_ENDPOINT']);
   return createEventBridgePublisher({ busName: env.EVENT_BUS_NAME, endpoint: env.EVENTS_ENDPOINT });
 });
