@@ -60,6 +60,23 @@ describe('meetings store over dynalite', () => {
     expect(got && toApiMeeting(got)).toMatchObject({ status: 'active', invitees: [{ uri: inviteeUri('BULK0042', 'S1'), status: 'active' }] });
   });
 
+  it('a first sync page with sync marks: still one put per item (invitees first, then the marked event item carrying `created`)', async () => {
+    const c = db.newClients();
+    const counter = countRequests(c.raw);
+    const store = createMeetingStore(c.doc, db.tables.meetings);
+    const updates = syncUpdates('MARK', 20);
+    const synced = new Map(updates.map((u) => [u.eventUri.split('/').pop() as string, { updatedAt: '2026-06-01T00:00:00Z', total: 1, active: 1 }]));
+    const r = await store.applyMany('marked-user', updates, { synced });
+    expect(r).toMatchObject({ applied: 20, failed: [] });
+    const commands = counter.log.map((l) => l.command);
+    expect(commands.filter((x) => x === 'PutItemCommand')).toHaveLength(40);
+    expect(commands.filter((x) => x === 'UpdateItemCommand')).toEqual([]);
+    expect(r.written.flatMap((w) => w.events.map((e) => [e.detail.change, e.detail.version]))).toEqual(Array.from({ length: 20 }, () => ['created', 1]));
+    // The marks landed (after the invitees) and say what the next sync may skip.
+    const { marks } = await store.eventMarks('marked-user', updates.map((u) => u.eventUri));
+    expect([...marks.values()].filter((m) => m.synced?.total === 1)).toHaveLength(20);
+  });
+
   /** A gate over the connections table, as the ingest flow builds it; records what it saw. */
   const connectionGate = async (userId: string, status: string | undefined) => {
     if (status !== undefined) await db.doc.send(new PutCommand({ TableName: db.tables.connections, Item: { userId, status, secretish: 'not-for-meetings' } }));

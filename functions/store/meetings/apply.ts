@@ -312,15 +312,17 @@ export async function applyEvent(
       waves = [puts.filter((p) => !p.last), puts.filter((p) => p.last)];
     } else {
       let first: number;
-      if (evPut && !evPut.last) {
+      const silent = invPuts.filter((p) => p.changes.length === 0);
+      if (evPut && (!evPut.last || silent.length === invPuts.length)) {
+        // The event put hands out the versions itself (its rev check guards `seq`). Invitee
+        // puts that record nothing need no secured versions: they go with it (a new one-on-one
+        // booking is one round of two puts), or before it when it carries a new sync mark (a
+        // first sync: the mark says the invitees are stored). Those that record changes wait
+        // for it: their versions are secured only once it lands.
         const seq = Number(evPut.raw?.seq ?? 0);
         evPut.item.seq = seq + k;
         first = seq + 1;
-        // Invitee puts that record nothing need no secured versions: they go with the event put
-        // (a new one-on-one booking is one round of two puts). Those that record changes wait
-        // for it: their versions are secured only once it lands.
-        const silent = invPuts.filter((p) => p.changes.length === 0);
-        waves = [[evPut, ...silent], invPuts.filter((p) => p.changes.length > 0)];
+        waves = evPut.last ? [silent, [evPut]] : [[evPut, ...silent], invPuts.filter((p) => p.changes.length > 0)];
       } else {
         // With an event put to follow, the reservation holds only if the event item is still as
         // read: the put's rev check then continues from the reservation's rev.
@@ -356,19 +358,20 @@ export async function applyEvent(
     tooLarge(); // and with the events on the outbox
 
     let allLanded = true;
+    const landedInvitees: string[] = [];
     for (const wave of waves) {
       if (wave.length === 0) continue;
       const landed = await Promise.all(wave.map((p) => put(t, p, counter, slot)));
-      // A new meeting's `created` lost with its event put: the invitees that landed beside it
-      // were announced by nothing, so the retry treats them as new (one invitee_added each).
       wave.forEach((p, i) => {
-        if (landed[i] && p.inviteeUri && p.changes.length > 0) forget.delete(p.inviteeUri);
+        if (!landed[i] || !p.inviteeUri) return;
+        landedInvitees.push(p.inviteeUri);
+        if (p.changes.length > 0) forget.delete(p.inviteeUri);
       });
+      // A new meeting's `created` lost with its event put: the invitees that landed in this
+      // attempt were announced by nothing, so the retry treats them as new (one invitee_added each).
       const evAt = evPut ? wave.indexOf(evPut) : -1;
       if (evAt >= 0 && !landed[evAt] && evPut?.changes.includes('created')) {
-        wave.forEach((p, i) => {
-          if (landed[i] && p.inviteeUri) forget.add(p.inviteeUri);
-        });
+        for (const uri of landedInvitees) if (!invPuts.find((q) => q.inviteeUri === uri)?.changes.length) forget.add(uri);
       }
       wave.forEach((p, i) => {
         if (!landed[i]) return;
