@@ -162,6 +162,12 @@ export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort 
 
   // ---- Rate budget: pace calls by what the last answers said instead of spending 429s.
   const budgets = new Map<string, RateBudget>();
+  /**
+   * While a token's budget is unknown (its first call, or the first after a window reset), one
+   * call goes alone and the others wait for its answer: a window spent by someone else (another
+   * invocation with the same token) then costs one 429, not one per concurrent caller.
+   */
+  const probes = new Map<string, Promise<void>>();
 
   /**
    * Before a call with `token`: when the known budget of the current window is spent (counting
@@ -169,25 +175,43 @@ export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort 
    * without sending. Answers a release function to call once the answer (or failure) is in.
    */
   async function takeBudget(token: string, label: string, secrets: string[]): Promise<() => void> {
-    const b = budgets.get(token);
-    if (b) {
-      const now = clock.now();
-      if (now >= b.resetAt) budgets.delete(token);
-      else if (b.remaining - b.inFlight <= 0) {
-        const wait = b.resetAt - now;
-        if (wait > maxRateWait) throw fail('rate_limited', `Calendly ${label} rate budget spent; retry in ${Math.ceil(wait / 1000)} s`, secrets, 429, wait);
-        await sleeper.sleep(wait + Math.round(random() * 100));
-        budgets.delete(token);
+    for (;;) {
+      const b = budgets.get(token);
+      if (b) {
+        const now = clock.now();
+        if (now >= b.resetAt) budgets.delete(token);
+        else if (b.remaining - b.inFlight <= 0) {
+          const wait = b.resetAt - now;
+          if (wait > maxRateWait) throw fail('rate_limited', `Calendly ${label} rate budget spent; retry in ${Math.ceil(wait / 1000)} s`, secrets, 429, wait);
+          await sleeper.sleep(wait);
+          if (budgets.get(token) === b) budgets.delete(token);
+          continue;
+        } else {
+          b.inFlight += 1;
+          let released = false;
+          return () => {
+            if (released) return;
+            released = true;
+            b.inFlight = Math.max(0, b.inFlight - 1);
+          };
+        }
       }
+      const probe = probes.get(token);
+      if (probe) {
+        await probe;
+        continue;
+      }
+      let done!: () => void;
+      const mine = new Promise<void>((resolve) => (done = resolve));
+      probes.set(token, mine);
+      return () => {
+        // An answer without X-RateLimit-* (or no answer) tells nothing: the calls go unpaced for
+        // a window's length rather than one at a time.
+        if (!budgets.has(token)) setBudget(token, { remaining: Number.POSITIVE_INFINITY, resetAt: clock.now() + 60_000, inFlight: 0 });
+        if (probes.get(token) === mine) probes.delete(token);
+        done();
+      };
     }
-    const cur = budgets.get(token);
-    if (cur) cur.inFlight += 1;
-    let released = false;
-    return () => {
-      if (released || !cur) return;
-      released = true;
-      cur.inFlight = Math.max(0, cur.inFlight - 1);
-    };
   }
 
   /** Records X-RateLimit-Remaining/Reset of an answer to a call made with `token`. */
@@ -202,9 +226,13 @@ export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort 
       b.remaining = Math.min(b.remaining, remaining);
       return;
     }
-    if (budgets.size >= MAX_BUDGETS) budgets.delete(budgets.keys().next().value as string);
     // A new window: calls still in flight were counted against the old one.
-    budgets.set(token, { remaining, resetAt, inFlight: 0 });
+    setBudget(token, { remaining, resetAt, inFlight: 0 });
+  }
+
+  function setBudget(token: string, b: RateBudget): void {
+    if (!budgets.has(token) && budgets.size >= MAX_BUDGETS) budgets.delete(budgets.keys().next().value as string);
+    budgets.set(token, b);
   }
 
   /**
