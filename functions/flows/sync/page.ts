@@ -187,7 +187,7 @@ export async function syncPage(
   const worker = async () => {
     while (next < fresh.length && !halted) {
       // At least one event per page, so a tight deadline can never make a hand-off loop.
-      if (stopAt !== undefined && fetched > 0 && deps.clock.now() >= stopAt) {
+      if (stopAt !== undefined && fetched > 0 && deps.clock.now() > stopAt) {
         pastStop = true;
         return;
       }
