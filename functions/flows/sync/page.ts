@@ -46,7 +46,6 @@ export class TokenSession {
   }
 }
 
-
 /**
  * The page's waits for the rate budget. The invitee lists run several at once, and when the
  * window's budget is spent they all learn it together: they share one wait (counted once), so a
@@ -114,8 +113,6 @@ export type PageStop = { kind: 'rate_limited'; retryAfterMs: number } | { kind: 
 export interface PageResult {
   /** Events on the page (whether or not all were done). */
   events: number;
-  /** Events of the page now stored as Calendly shows them (fetched now, or found unchanged). */
-  eventsDone: number;
   nextPageToken: string | null;
   /** Set when the page stopped early: its cursor stays, and the resume skips the events done. */
   stopped?: PageStop;
@@ -215,11 +212,10 @@ export async function syncPage(
   }
   const stored = await store.finish();
   if (error !== undefined && !(error instanceof LongRateLimitError)) throw error;
-  const stopped: PageStop | undefined = error instanceof LongRateLimitError ? { kind: 'rate_limited', retryAfterMs: error.retryAfterMs } : pastStop ? { kind: 'deadline' } : undefined;
+  const stopped: PageStop | undefined = error instanceof LongRateLimitError ? { kind: 'rate_limited', retryAfterMs: error.retryAfterMs } : pastStop && fetched < fresh.length ? { kind: 'deadline' } : undefined;
   if (stopped) logger.info('sync page stopped early; its progress is stored', { userId, stopped: stopped.kind, events: page.items.length, done: unfetched + fetched });
   return {
     events: page.items.length,
-    eventsDone: unfetched + fetched,
     nextPageToken: page.nextPageToken,
     ...(stopped ? { stopped } : {}),
     applied: stored.applied,
