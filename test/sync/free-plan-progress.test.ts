@@ -96,6 +96,15 @@ describe('a Free-plan sync larger than a rate window', { timeout: 120_000 }, () 
     throw new Error(`the sync had not finished after ${maxRuns} invocations: ${JSON.stringify(runs)}`);
   }
 
+  /**
+   * No window lost: every window the sync called in, but the last, had its whole budget spent
+   * (a window waited out for nothing, or half used, would make more windows than this).
+   */
+  function expectEveryWindowSpent() {
+    const ok = answers.filter((a) => a.status === 200).length;
+    expect(refusalsPerWindow().length).toBe(Math.ceil(ok / FREE_LIMIT));
+  }
+
   /** 429s per rate window: answers whose windows end within a second of each other share one. */
   function refusalsPerWindow(): number[] {
     const ends = [...new Set(answers.map((a) => a.windowEndsBy))].sort((a, b) => a - b);
@@ -144,9 +153,10 @@ describe('a Free-plan sync larger than a rate window', { timeout: 120_000 }, () 
     const perWindow = refusalsPerWindow();
     expect(perWindow.length).toBeGreaterThanOrEqual(Math.ceil((EVENTS + Math.ceil(EVENTS / 100)) / FREE_LIMIT));
     expect(Math.max(...perWindow)).toBeLessThanOrEqual(1);
+    expectEveryWindowSpent();
   });
 
-  it(`${EVENTS} events, waits taken in place while they end before the deadline: a few invocations, each over several windows`, async () => {
+  it(`${EVENTS} events, waits taken in place while they end before the deadline: a few invocations, each over several windows, no window lost`, async () => {
     const userId = await freeUserWithEvents('free-in-place@example.test');
     // Only the deadline lets a wait be taken in place: three windows' time per invocation.
     const runs = await syncToTheEnd(userId, { pageSize: 100, maxInlineWaitMs: 0 }, { deadlineAfterMs: 3 * WINDOW_MS });
@@ -155,6 +165,7 @@ describe('a Free-plan sync larger than a rate window', { timeout: 120_000 }, () 
     const perWindow = refusalsPerWindow();
     expect(runs.length).toBeLessThan(perWindow.length / 2);
     expect(Math.max(...perWindow)).toBeLessThanOrEqual(1);
+    expectEveryWindowSpent();
   });
 
   it('a fresh invocation in a window another app of the user has spent: its concurrent calls cost one 429, not one each', async () => {
