@@ -55,8 +55,6 @@ interface PageBudget {
   waits: number;
   /** The wait in progress, while there is one. */
   pause?: Promise<void>;
-  /** Waits finished so far: a refusal for a call sent before the last one ended is stale. */
-  waited: number;
   /**
    * The invocation's stop time (its deadline less the margin), when known: a wait that ends
    * before it is taken in place however long it is, since handing off would only resume later
@@ -76,7 +74,6 @@ async function callCalendly<T>(
 ): Promise<T> {
   let token = await session.current();
   for (;;) {
-    const waitedBefore = budget.waited;
     try {
       return await fn(token);
     } catch (e) {
@@ -91,15 +88,11 @@ async function callCalendly<T>(
           await budget.pause;
           continue;
         }
-        // A wait ended while this call was out: the refusal speaks of the window that wait
-        // outlasted, and waiting again would skip the fresh one.
-        if (budget.waited !== waitedBefore) continue;
         const fits = waitMs <= opts.maxInlineWaitMs || (budget.stopAt !== undefined && deps.clock.now() + waitMs < budget.stopAt);
         if (fits && budget.waits < opts.maxInlineWaitsPerPage) {
           budget.waits += 1;
           logger.info('sync rate limited; waiting', { waitMs });
           const pause = deps.sleeper.sleep(waitMs).finally(() => {
-            budget.waited += 1;
             if (budget.pause === pause) delete budget.pause;
           });
           budget.pause = pause;
@@ -147,7 +140,7 @@ export async function syncPage(
   stopAt?: number,
 ): Promise<PageResult> {
   session.startPage();
-  const budget: PageBudget = { waits: 0, waited: 0, ...(stopAt !== undefined ? { stopAt } : {}) };
+  const budget: PageBudget = { waits: 0, ...(stopAt !== undefined ? { stopAt } : {}) };
   // `user` alone is the documented way to list one's own events (`organization` needs an admin).
   // Some accounts answer it with a 403 asking for the organization too: then both are sent, once,
   // and the form is remembered on the connection (this view is held across pages too).
