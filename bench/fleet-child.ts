@@ -17,6 +17,7 @@
  *   pollers. Calendly calls are the sandbox's counters before and after (asked over IPC).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createSqsQueue } from '../functions/adapters/sqs-queue.js';
 import { WEBHOOK_EVENTS } from '../functions/calendly/port.js';
 import type { HealthSchedulerDeps, HealthTickSummary } from '../functions/flows/health/index.js';
@@ -53,6 +54,8 @@ export interface FleetChildOutput {
   stats: QueueStats;
   drained: boolean;
   calls: Record<string, number>;
+  /** Answers with status 429 during the cycle. */
+  refused429: number;
   ddb: DdbCounts;
   stillDue: number;
 }
@@ -174,6 +177,14 @@ const schedulerDeps: HealthSchedulerDeps = {
 };
 const worker = createHealthWorkerHandler(() => healthDepsFrom(p.connectionDeps(), { intervalMs: input.intervalMs }));
 queues?.startPollers(async (q) => (q === 'health' ? worker : async () => ({ batchItemFailures: [] })));
+// The 429s the cycle meets (the sandbox counts requests, not answers): every answer from the
+// sandbox is seen on undici's diagnostics channel in this process, where the checks run.
+let refused429 = 0;
+const onHeaders = (m: unknown) => {
+  const { request, response } = m as { request: { origin?: unknown }; response: { statusCode: number } };
+  if (response.statusCode === 429 && String(request.origin).startsWith(input.services.calendlyBaseUrl)) refused429 += 1;
+};
+subscribe('undici:request:headers', onHeaders);
 const callsBefore = await control<Record<string, number>>({ op: 'calls' });
 const ddbBefore = p.ddb.snapshot();
 const cycleStart = performance.now();
@@ -182,9 +193,10 @@ const tickMs = performance.now() - cycleStart;
 const drained = await (queues as LocalQueues).drain({ queues: ['health'], includeRetries: true, timeoutMs: 600_000 });
 const cycleMs = performance.now() - cycleStart;
 const calls = callsDiff(callsBefore, await control<Record<string, number>>({ op: 'calls' }));
+unsubscribe('undici:request:headers', onHeaders);
 const ddb = p.ddb.since(ddbBefore);
 let stillDue = 0;
 for (let s = 0; s < CHECK_SHARDS; s++) stillDue += (await p.connections.listDue(s, p.clock.now(), 100_000)).items.length;
 
-const out: FleetChildOutput = { tickMs, cycleMs, summary, stats: (queues as LocalQueues).stats().health, drained: drained.idle, calls, ddb, stillDue };
+const out: FleetChildOutput = { tickMs, cycleMs, summary, stats: (queues as LocalQueues).stats().health, drained: drained.idle, calls, refused429, ddb, stillDue };
 await finish(out);

@@ -4,6 +4,7 @@
  *
  *   npm run bench                      # everything (~5 min on an idle 2-core machine)
  *   npm run bench -- --only calls,ingest
+ *   npm run bench -- --only sync,fleet-2k --arg sync=free    # a job's argument, replaced
  *
  * Sections run sequentially on purpose: two at once would measure each other. What the
  * sections and their own children log goes to bench/last-run.log (LOG_LEVEL=ERROR).
@@ -35,7 +36,14 @@ const JOBS: Job[] = [
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg > 0 ? new Set((process.argv[onlyArg + 1] ?? '').split(',')) : undefined;
-const jobs = JOBS.filter((j) => !only || only.has(j.id) || only.has(j.section));
+// --arg <job id>=<value> (repeatable): what that job's section is given instead of its default.
+const argOf = new Map<string, string>();
+process.argv.forEach((a, i) => {
+  const v = a === '--arg' ? process.argv[i + 1] : undefined;
+  const eq = v?.indexOf('=') ?? -1;
+  if (v && eq > 0) argOf.set(v.slice(0, eq), v.slice(eq + 1));
+});
+const jobs = JOBS.filter((j) => !only || only.has(j.id) || only.has(j.section)).map((j) => (argOf.has(j.id) ? { ...j, arg: argOf.get(j.id) } : j));
 
 const log = createWriteStream(here('./last-run.log'));
 

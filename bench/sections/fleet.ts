@@ -120,6 +120,16 @@ export async function runFleet(arg?: string): Promise<SectionResult> {
   });
   rows.push({
     section: SECTION,
+    // A check spends one or two of its user's 50 requests a minute: a 429 here would be a
+    // pacing fault (a token's budget misread), not a spent budget.
+    measure: `${k} connections, every user on the Free plan (50/min): 429s met`,
+    value: `${out.refused429} in ${total(out.calls)} requests`,
+    target: '0 (≤ 2 calls per user per cycle)',
+    met: out.refused429 === 0,
+    data: { refused429: out.refused429 },
+  });
+  rows.push({
+    section: SECTION,
     measure: `${k} connections: DynamoDB requests per connection checked`,
     value: `${fmt((out.ddb.reads + out.ddb.writes) / size, 2)} (${fmt(out.ddb.writes / size, 2)} writes)`,
     data: out.ddb as unknown as Record<string, unknown>,

@@ -110,6 +110,12 @@ interface RateBudget {
   remaining: number;
   resetAt: number;
   inFlight: number;
+  /**
+   * The window is over (resetAt passed, or waited out): the budget is unknown again. Kept, not
+   * dropped, so that a late answer to a call sent before resetAt, which speaks of the old window,
+   * is not taken for the new one.
+   */
+  over?: boolean;
 }
 
 /** Budgets kept per client; the oldest are dropped past this (a token is refreshed every 2 h). */
@@ -162,6 +168,12 @@ export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort 
 
   // ---- Rate budget: pace calls by what the last answers said instead of spending 429s.
   const budgets = new Map<string, RateBudget>();
+  /**
+   * While a token's budget is unknown (its first call, or the first after a window reset), one
+   * call goes alone and the others wait for its answer: a window spent by someone else (another
+   * invocation with the same token) then costs one 429, not one per concurrent caller.
+   */
+  const probes = new Map<string, Promise<void>>();
 
   /**
    * Before a call with `token`: when the known budget of the current window is spent (counting
@@ -169,42 +181,66 @@ export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort 
    * without sending. Answers a release function to call once the answer (or failure) is in.
    */
   async function takeBudget(token: string, label: string, secrets: string[]): Promise<() => void> {
-    const b = budgets.get(token);
-    if (b) {
-      const now = clock.now();
-      if (now >= b.resetAt) budgets.delete(token);
-      else if (b.remaining - b.inFlight <= 0) {
-        const wait = b.resetAt - now;
-        if (wait > maxRateWait) throw fail('rate_limited', `Calendly ${label} rate budget spent; retry in ${Math.ceil(wait / 1000)} s`, secrets, 429, wait);
-        await sleeper.sleep(wait + Math.round(random() * 100));
-        budgets.delete(token);
+    for (;;) {
+      const b = budgets.get(token);
+      if (b && !b.over) {
+        const now = clock.now();
+        if (now >= b.resetAt) b.over = true;
+        else if (b.remaining - b.inFlight <= 0) {
+          const wait = b.resetAt - now;
+          if (wait > maxRateWait) throw fail('rate_limited', `Calendly ${label} rate budget spent; retry in ${Math.ceil(wait / 1000)} s`, secrets, 429, wait);
+          await sleeper.sleep(wait);
+          b.over = true;
+          continue;
+        } else {
+          b.inFlight += 1;
+          let released = false;
+          return () => {
+            if (released) return;
+            released = true;
+            b.inFlight = Math.max(0, b.inFlight - 1);
+          };
+        }
       }
+      const probe = probes.get(token);
+      if (probe) {
+        await probe;
+        continue;
+      }
+      let done!: () => void;
+      const mine = new Promise<void>((resolve) => (done = resolve));
+      probes.set(token, mine);
+      return () => {
+        // An answer without X-RateLimit-* (or no answer) tells nothing: the calls go unpaced for
+        // a window's length rather than one at a time.
+        if (budgets.get(token)?.over !== false) setBudget(token, { remaining: Number.POSITIVE_INFINITY, resetAt: clock.now() + 60_000, inFlight: 0, over: false });
+        if (probes.get(token) === mine) probes.delete(token);
+        done();
+      };
     }
-    const cur = budgets.get(token);
-    if (cur) cur.inFlight += 1;
-    let released = false;
-    return () => {
-      if (released || !cur) return;
-      released = true;
-      cur.inFlight = Math.max(0, cur.inFlight - 1);
-    };
   }
 
-  /** Records X-RateLimit-Remaining/Reset of an answer to a call made with `token`. */
-  function noteBudget(token: string, res: RawResponse): void {
+  /** Records X-RateLimit-Remaining/Reset of an answer to a call made with `token` at `sentAt`. */
+  function noteBudget(token: string, res: RawResponse, sentAt: number): void {
     const remaining = Number(header(res.headers, 'x-ratelimit-remaining'));
     const reset = Number(header(res.headers, 'x-ratelimit-reset'));
     if (!Number.isFinite(remaining) || !Number.isFinite(reset)) return;
     const resetAt = clock.now() + Math.ceil(reset * 1000);
     const b = budgets.get(token);
+    // Sent before the window we know of was over: it may speak of that window, not the new one.
+    if (b?.over && sentAt < b.resetAt) return;
     // Answers to concurrent calls arrive out of order: within one window the lowest count wins.
-    if (b && Math.abs(b.resetAt - resetAt) < 1_500) {
+    if (b && !b.over && Math.abs(b.resetAt - resetAt) < 1_500) {
       b.remaining = Math.min(b.remaining, remaining);
       return;
     }
-    if (budgets.size >= MAX_BUDGETS) budgets.delete(budgets.keys().next().value as string);
     // A new window: calls still in flight were counted against the old one.
-    budgets.set(token, { remaining, resetAt, inFlight: 0 });
+    setBudget(token, { remaining, resetAt, inFlight: 0, over: false });
+  }
+
+  function setBudget(token: string, b: RateBudget): void {
+    if (!budgets.has(token) && budgets.size >= MAX_BUDGETS) budgets.delete(budgets.keys().next().value as string);
+    budgets.set(token, b);
   }
 
   /**
@@ -217,6 +253,7 @@ export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort 
     for (;;) {
       let res: RawResponse;
       const release = spec.token ? await takeBudget(spec.token, spec.label, spec.secrets) : undefined;
+      const sentAt = clock.now();
       try {
         const r = await request(spec.url, {
           method: spec.method,
@@ -227,7 +264,7 @@ export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort 
           bodyTimeout,
         });
         res = { status: r.statusCode, headers: r.headers, text: await r.body.text() };
-        if (spec.token) noteBudget(spec.token, res);
+        if (spec.token) noteBudget(spec.token, res, sentAt);
       } catch (err) {
         release?.();
         const code = (err as { code?: unknown }).code;
@@ -253,7 +290,8 @@ export function createCalendlyClient(opts: CalendlyClientOptions): CalendlyPort 
           rateRetried = true;
           await sleeper.sleep(wait + Math.round(random() * 250));
           // Waited for the reset: the window the 429 spoke of is over.
-          if (spec.token) budgets.delete(spec.token);
+          const b = spec.token ? budgets.get(spec.token) : undefined;
+          if (b) b.over = true;
           continue;
         }
         throw fail('rate_limited', `Calendly ${spec.label} rate limited; retry in ${Math.ceil(wait / 1000)} s`, spec.secrets, 429, wait);

@@ -3,7 +3,7 @@ import type { Invitee, ScheduledEvent } from '../../calendly/port.js';
 import { isCalendlyError, isOrganizationFilterRequired } from '../../calendly/port.js';
 import { logger } from '../../shared/logger.js';
 import type { SyncRun } from '../../store/sync-state.js';
-import { storePageUpdates } from './store-events.js';
+import { storePageUpdates, type StoredPage } from './store-events.js';
 import type { StoredEventMark, SyncedMark } from '../../store/meetings/index.js';
 import { compareInstants, eventIdOf } from '../../domain/meeting/index.js';
 import { LongRateLimitError, type SyncConnectionView, type SyncDeps, type SyncMeetingUpdate, type SyncOptions } from './types.js';
@@ -55,6 +55,14 @@ interface PageBudget {
   waits: number;
   /** The wait in progress, while there is one. */
   pause?: Promise<void>;
+  /**
+   * The invocation's stop time (its deadline less the margin), when known: a wait that ends
+   * before it is taken in place however long it is, since handing off would only resume later
+   * and pay the page's list call again.
+   */
+  stopAt?: number;
+  /** Told when a wait begins: the page stores what it has fetched meanwhile. */
+  onPause?: () => void;
 }
 
 async function callCalendly<T>(
@@ -80,13 +88,15 @@ async function callCalendly<T>(
           await budget.pause;
           continue;
         }
-        if (waitMs <= opts.maxInlineWaitMs && budget.waits < opts.maxInlineWaitsPerPage) {
+        const fits = waitMs <= opts.maxInlineWaitMs || (budget.stopAt !== undefined && deps.clock.now() + waitMs < budget.stopAt);
+        if (fits && budget.waits < opts.maxInlineWaitsPerPage) {
           budget.waits += 1;
           logger.info('sync rate limited; waiting', { waitMs });
           const pause = deps.sleeper.sleep(waitMs).finally(() => {
             if (budget.pause === pause) delete budget.pause;
           });
           budget.pause = pause;
+          budget.onPause?.();
           await pause;
           continue;
         }
@@ -97,10 +107,40 @@ async function callCalendly<T>(
   }
 }
 
-/** Fetches one page of events and their invitees, stores them, answers the next cursor. */
-export async function syncPage(deps: SyncDeps, opts: SyncOptions, userId: string, conn: SyncConnectionView, run: SyncRun, session: TokenSession) {
+/** Why a page stopped before all its events were fetched (what it fetched is stored). */
+export type PageStop = { kind: 'rate_limited'; retryAfterMs: number } | { kind: 'deadline' };
+
+export interface PageResult {
+  /** Events on the page (whether or not all were done). */
+  events: number;
+  nextPageToken: string | null;
+  /** Set when the page stopped early: its cursor stays, and the resume skips the events done. */
+  stopped?: PageStop;
+  applied: number;
+  unchanged: number;
+  skipped: StoredPage['skipped'];
+}
+
+/**
+ * Fetches one page of events and their invitees, stores them, answers the next cursor.
+ *
+ * A page can need more calls than one rate window allows (Free plan: 50 a minute, and a page of
+ * 100 events needs up to 101). Its progress is kept: each event is stored, with the mark of what
+ * was fetched, once its invitees are in (in batches, whenever the page waits for the budget and
+ * at its end), so a page that stops early (a wait too long to take in place, or `stopAt`
+ * reached) is resumed from the same cursor and the events already stored cost no call again.
+ */
+export async function syncPage(
+  deps: SyncDeps,
+  opts: SyncOptions,
+  userId: string,
+  conn: SyncConnectionView,
+  run: SyncRun,
+  session: TokenSession,
+  stopAt?: number,
+): Promise<PageResult> {
   session.startPage();
-  const budget: PageBudget = { waits: 0 };
+  const budget: PageBudget = { waits: 0, ...(stopAt !== undefined ? { stopAt } : {}) };
   // `user` alone is the documented way to list one's own events (`organization` needs an admin).
   // Some accounts answer it with a 403 asking for the organization too: then both are sent, once,
   // and the form is remembered on the connection (this view is held across pages too).
@@ -129,42 +169,105 @@ export async function syncPage(deps: SyncDeps, opts: SyncOptions, userId: string
   }
 
   // An event whose updated_at and invitee counts match what the last full fetch stored needs no
-  // invitee call (nor any write): a sync that finds nothing new costs one Calendly call per page.
+  // invitee call (nor any write): a sync that finds nothing new costs one Calendly call per page,
+  // and a page resumed after an early stop fetches only the events it had not stored yet.
   const { marks } = deps.eventMarks ? await deps.eventMarks(userId, page.items.map((e) => e.uri)) : { marks: new Map<string, StoredEventMark>() };
   const fresh = page.items.filter((e) => !unchanged(e, marks.get(e.uri)));
   const unfetched = page.items.length - fresh.length;
 
-  const inviteesByEvent = new Array<Invitee[]>(fresh.length);
+  const store = pageStore(deps, userId);
+  budget.onPause = store.flush;
   let next = 0;
+  let fetched = 0;
+  let halted: { error: unknown } | undefined;
+  let pastStop = false;
   const worker = async () => {
-    while (next < fresh.length) {
-      const i = next++;
-      const event = fresh[i] as ScheduledEvent;
-      inviteesByEvent[i] = await callCalendly(deps, opts, session, budget, async (token) => {
-        const out: Invitee[] = [];
-        for await (const inv of deps.calendly.listEventInvitees(token, event.uri)) out.push(inv);
-        return out;
-      });
+    while (next < fresh.length && !halted) {
+      // At least one event per page, so a tight deadline can never make a hand-off loop.
+      if (stopAt !== undefined && fetched > 0 && deps.clock.now() > stopAt) {
+        pastStop = true;
+        return;
+      }
+      const event = fresh[next++] as ScheduledEvent;
+      try {
+        const invitees = await callCalendly(deps, opts, session, budget, async (token) => {
+          const out: Invitee[] = [];
+          for await (const inv of deps.calendly.listEventInvitees(token, event.uri)) out.push(inv);
+          return out;
+        });
+        fetched += 1;
+        store.add(event, invitees, new Date(deps.clock.now()).toISOString());
+      } catch (e) {
+        // The other workers finish the calls they have in flight, and take no more.
+        halted ??= { error: e };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(opts.inviteeConcurrency, fresh.length) }, worker));
 
-  const observedAt = new Date(deps.clock.now()).toISOString();
-  const updates: SyncMeetingUpdate[] = [];
-  const synced = new Map<string, SyncedMark>();
-  fresh.forEach((event, i) => {
-    updates.push({ eventUri: event.uri, event, observedAt });
-    for (const invitee of inviteesByEvent[i] ?? []) updates.push({ eventUri: event.uri, invitee, observedAt });
-    const id = eventIdOf(event.uri);
-    if (id && event.inviteesCounter) synced.set(id, { updatedAt: event.updatedAt, total: event.inviteesCounter.total, active: event.inviteesCounter.active });
-  });
-  const stored = await storePageUpdates(deps, userId, updates, { synced });
+  const error = halted?.error;
+  if (error !== undefined && !(error instanceof LongRateLimitError) && (deps.isAuthorizationRequired(error) || isCalendlyError(error, 'forbidden'))) {
+    // The connection lost its access: nothing more is written for it.
+    throw error;
+  }
+  const stored = await store.finish();
+  if (error !== undefined && !(error instanceof LongRateLimitError)) throw error;
+  const stopped: PageStop | undefined = error instanceof LongRateLimitError ? { kind: 'rate_limited', retryAfterMs: error.retryAfterMs } : pastStop && fetched < fresh.length ? { kind: 'deadline' } : undefined;
+  if (stopped) logger.info('sync page stopped early; its progress is stored', { userId, stopped: stopped.kind, events: page.items.length, done: unfetched + fetched });
   return {
     events: page.items.length,
     nextPageToken: page.nextPageToken,
+    ...(stopped ? { stopped } : {}),
     applied: stored.applied,
     unchanged: stored.unchanged + unfetched,
     skipped: stored.skipped,
+  };
+}
+
+/**
+ * The page's writes: events whose invitees are in, stored in batches (each with its `synced`
+ * mark) while the page goes on. One batch at a time; a failed batch fails the page at its end.
+ */
+function pageStore(deps: SyncDeps, userId: string) {
+  let held: Array<{ event: ScheduledEvent; invitees: Invitee[]; observedAt: string }> = [];
+  let chain: Promise<void> = Promise.resolve();
+  let failure: { error: unknown } | undefined;
+  const total: StoredPage = { applied: 0, unchanged: 0, skipped: [] };
+  const flush = () => {
+    if (held.length === 0) return;
+    const batch = held;
+    held = [];
+    const updates: SyncMeetingUpdate[] = [];
+    const synced = new Map<string, SyncedMark>();
+    for (const { event, invitees, observedAt } of batch) {
+      updates.push({ eventUri: event.uri, event, observedAt });
+      for (const invitee of invitees) updates.push({ eventUri: event.uri, invitee, observedAt });
+      const id = eventIdOf(event.uri);
+      if (id && event.inviteesCounter) synced.set(id, { updatedAt: event.updatedAt, total: event.inviteesCounter.total, active: event.inviteesCounter.active });
+    }
+    chain = chain.then(async () => {
+      if (failure) return;
+      try {
+        const r = await storePageUpdates(deps, userId, updates, { synced });
+        total.applied += r.applied;
+        total.unchanged += r.unchanged;
+        total.skipped.push(...r.skipped);
+      } catch (e) {
+        failure = { error: e };
+      }
+    });
+  };
+  return {
+    add(event: ScheduledEvent, invitees: Invitee[], observedAt: string) {
+      held.push({ event, invitees, observedAt });
+    },
+    flush,
+    async finish(): Promise<StoredPage> {
+      flush();
+      await chain;
+      if (failure) throw failure.error;
+      return total;
+    },
   };
 }
 

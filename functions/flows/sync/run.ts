@@ -15,9 +15,12 @@
  *   is failed back to the queue: if the holder died, the retry takes over once the lease expires.
  * - The cursor is saved after each page is stored; a retry resumes from it. Re-storing a page
  *   changes nothing (meetings are applied with the forward-only rule shared with ingestion).
- * - 429: a short X-RateLimit-Reset is waited out in place; a long one saves the cursor, releases
- *   the lease and sends a delayed `resume` kick (no receive is spent, so rate limits never push a
- *   message to the DLQ). Running out of invocation time does the same with no delay.
+ * - 429: a wait for X-RateLimit-Reset is taken in place when it is short or ends before the
+ *   invocation's deadline; a longer one saves the cursor, releases the lease and sends a delayed
+ *   `resume` kick (no receive is spent, so rate limits never push a message to the DLQ). Running
+ *   out of invocation time does the same with no delay, also in the middle of a page. A page
+ *   stopped early keeps its progress (the events whose invitees were fetched are stored), so a
+ *   page needing more calls than a rate window allows still ends after a few resumes.
  * - Other failures release the lease (keeping the cursor) and fail the message: the queue retries
  *   it a bounded number of times. On the last of those tries (ctx.lastTry) the run is given up
  *   instead: recorded on the sync state (cause, window, counts), logged at ERROR, counted on
@@ -34,7 +37,7 @@ import type { SyncStateRecord, SyncWork } from '../../store/sync-state.js';
 import type { SyncMessage, SyncReason } from '../../domain/messages.js';
 import { DEFAULT_SYNC_OPTIONS, LeaseLostError, LongRateLimitError, SyncRetryLaterError, type SyncConnectionView, type SyncContext, type SyncDeps, type SyncOptions, type SyncResult } from './types.js';
 import { MAX_IDS, mergeWork, newRun, releaseLease, resolveWindow, uniq } from './work.js';
-import { TokenSession, syncPage } from './page.js';
+import { TokenSession, syncPage, type PageResult } from './page.js';
 
 export async function processSyncMessage(deps: SyncDeps, msg: SyncMessage, ctx: SyncContext): Promise<SyncResult> {
   const opts = { ...DEFAULT_SYNC_OPTIONS, ...deps.options };
@@ -222,9 +225,10 @@ async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: s
         return await dropAll(conn ? `connection is ${conn.status}` : 'no connection');
       }
 
-      let page: Awaited<ReturnType<typeof syncPage>>;
+      const stopAt = ctx.deadlineMs !== undefined ? ctx.deadlineMs - opts.deadlineMarginMs : undefined;
+      let page: PageResult;
       try {
-        page = await syncPage(deps, opts, userId, conn, run, session);
+        page = await syncPage(deps, opts, userId, conn, run, session, stopAt);
       } catch (e) {
         if (e instanceof LongRateLimitError) return await handOff('deferred', e.retryAfterMs, run.reasons[0] ?? 'manual');
         if (deps.isAuthorizationRequired(e)) return await dropAll('authorization required');
@@ -235,8 +239,11 @@ async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: s
         if (!fresh || fresh.status !== 'connected') return await dropAll(fresh ? `connection is ${fresh.status}` : 'no connection');
         throw e;
       }
-      result.pages += 1;
-      result.events += page.events;
+      const { stopped } = page;
+      if (!stopped) {
+        result.pages += 1;
+        result.events += page.events;
+      }
       result.applied += page.applied;
       result.unchanged += page.unchanged;
       result.skipped += page.skipped.length;
@@ -255,6 +262,8 @@ async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: s
           cur.lastSkipped = [...(cur.lastSkipped ?? []), ...skippedNow].slice(-MAX_IDS);
           r.skipped = (r.skipped ?? 0) + skippedNow.length;
         }
+        // A page stopped early keeps its cursor: it is resumed, and what it stored is skipped then.
+        if (stopped) return renew(cur);
         if (page.nextPageToken === null) {
           completedAt = deps.clock.now();
           cur.recentMessageIds = uniq([...cur.recentMessageIds, ...r.messageIds]).slice(-MAX_IDS);
@@ -270,6 +279,9 @@ async function drive(deps: SyncDeps, opts: SyncOptions, userId: string, owner: s
         }
         return renew(cur);
       });
+      if (stopped) {
+        return await handOff(stopped.kind === 'rate_limited' ? 'deferred' : 'continued', stopped.kind === 'rate_limited' ? stopped.retryAfterMs : 0, run.reasons[0] ?? 'manual');
+      }
       if (completedAt !== undefined) {
         result.runsCompleted += 1;
         await deps.recordSyncCompleted(userId, completedAt);
