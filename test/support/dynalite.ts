@@ -29,7 +29,11 @@ export async function startDynalite(): Promise<TestDynamo> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
-  const endpoint = `http://127.0.0.1:${port}`;
+  return withTables(`http://127.0.0.1:${port}`, () => new Promise<void>((resolve) => server.close(() => resolve())));
+}
+
+/** Clients on a dynalite at `endpoint`, every table created; `stop` ends that dynalite. */
+async function withTables(endpoint: string, stop: () => Promise<void>): Promise<TestDynamo> {
   const { raw, doc } = createDynamoClients({ endpoint });
   const tables = {} as Record<TableKey, string>;
   for (const [key, def] of Object.entries(TABLES) as [TableKey, (typeof ALL_TABLES)[number]][]) tables[key] = `test-${def.id}`;
@@ -42,7 +46,7 @@ export async function startDynalite(): Promise<TestDynamo> {
     newClients: () => createDynamoClients({ endpoint }),
     async close() {
       raw.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await stop();
     },
   };
 }
@@ -66,22 +70,9 @@ process.on('disconnect', () => process.exit(0));`;
     });
     child.on('exit', (code) => reject(new Error(`dynalite exited (${code}) before listening`)));
   });
-  const endpoint = `http://127.0.0.1:${port}`;
-  const { raw, doc } = createDynamoClients({ endpoint });
-  const tables = {} as Record<TableKey, string>;
-  for (const [key, def] of Object.entries(TABLES) as [TableKey, (typeof ALL_TABLES)[number]][]) tables[key] = `test-${def.id}`;
-  await createTables(raw, (def) => `test-${def.id}`);
-  return {
-    endpoint,
-    raw,
-    doc,
-    tables,
-    newClients: () => createDynamoClients({ endpoint }),
-    async close() {
-      raw.destroy();
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  return withTables(`http://127.0.0.1:${port}`, async () => {
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    await exited;
+  });
 }
