@@ -73,9 +73,10 @@ export const ACCESS: Record<LambdaName, FunctionAccess> = {
   },
   // Lists the caller's meetings through the start-time and status indexes (and the table's own
   // range of an event whose invitees arrived before its start time), only while the caller's
-  // connection is not disconnected (its status read by key); never reads a meeting by key.
+  // connection is not disconnected (its status read by key). A status page reads its meetings'
+  // invitees by key (BatchGetItem), from the ids each event item lists.
   meetings: {
-    tables: { meetings: { actions: ['Query'], queryIndexes: ['byStartTime', 'byStatus'] }, connections: { actions: ['GetItem'] } },
+    tables: { meetings: { actions: ['Query', 'BatchGetItem'], queryIndexes: ['byStartTime', 'byStatus'] }, connections: { actions: ['GetItem'] } },
     sends: [],
     secret: false,
   },

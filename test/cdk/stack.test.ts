@@ -514,8 +514,10 @@ describe('IAM: least privilege per function', () => {
     }
     expect(allowed('health-scheduler').filter((x) => x.startsWith('dynamodb:'))).toEqual(['dynamodb:Query index:connections/byCheckDue']);
     // The meetings Lambda reads the caller's connection status (a disconnected user's meetings are
-    // not served) and queries: its two indexes, and the table's own range of one event.
+    // not served) and queries: its two indexes, and the table's own range of one event; a status
+    // page reads its meetings' invitees by key.
     expect(allowed('meetings').filter((x) => x.startsWith('dynamodb:'))).toEqual([
+      'dynamodb:BatchGetItem table:meetings',
       'dynamodb:GetItem table:connections',
       'dynamodb:Query index:meetings/byStartTime',
       'dynamodb:Query index:meetings/byStatus',

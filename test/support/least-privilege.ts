@@ -120,6 +120,8 @@ export default function setup(): () => void {
     if (problems.length > 0) {
       const err = new Error(`least privilege: ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
       err.stack = err.message;
+      // vitest reports a teardown error but still exits 0: the run must fail.
+      process.exitCode = 1;
       throw err;
     }
   };
