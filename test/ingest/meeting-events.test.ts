@@ -87,6 +87,14 @@ describe('Meeting Changed events from the meetings store (dynalite)', () => {
     expect((await partition(u)).filter((i) => i.outbox !== undefined || i.outboxKey !== undefined)).toEqual([]);
   });
 
+  it('older payloads without the event snapshot: the first invitee creates the meeting, the next is invitee_added', async () => {
+    const bus = recordingBus();
+    const u = 'old-shape-user';
+    const first = await deliver(bus, u, upd('invitee.created', inviteePayload({ ev: 'OLD1', inv: 'A', updatedAt: at(1), event: null })));
+    const second = await deliver(bus, u, upd('invitee.created', inviteePayload({ ev: 'OLD1', inv: 'B', updatedAt: at(2), event: null })));
+    expect([...summary(first.published), ...summary(second.published)]).toEqual([['created', 1], ['invitee_added', 2]]);
+  });
+
   it('property: any order and duplication of deliveries publishes increasing versions whose fold is the stored meeting', async () => {
     let run = 0;
     await fc.assert(

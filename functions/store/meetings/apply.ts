@@ -73,7 +73,7 @@ export function keysOf(userId: string, w: EventWork): Item[] {
   return [{ userId, eventId: eventSk(w.eventId) }, ...inviteeUris(w.updates).map((uri) => ({ userId, eventId: inviteeSk(w.eventId, uri) }))];
 }
 
-export interface Put {
+interface Put {
   item: Item;
   /** The rev the item had when read; undefined when it did not exist. */
   rev: string | undefined;
@@ -98,10 +98,11 @@ const pick = <T>(rec: Record<string, T>, keys: readonly string[]): Record<string
 const sameMark = (a: SyncedMark | undefined, b: SyncedMark | undefined) =>
   !!a && !!b && a.updatedAt === b.updatedAt && a.total === b.total && a.active === b.active;
 
-/** The puts that carry this work forward over the items read (empty: nothing to write). */
 /**
- * `forget`: invitees whose stored item is to be treated as new (their put landed in a write whose
- * `created` event was lost to a concurrent writer, so they are still to be announced).
+ * The puts that carry this work forward over the items read (empty: nothing to write), each with
+ * the changes it records. `forget`: invitees whose stored item is to be treated as new (their put
+ * landed in a write whose `created` event was lost to a concurrent writer, so they are still to be
+ * announced).
  */
 export function planWrites(userId: string, w: EventWork, items: Item[], forget: ReadonlySet<string> = new Set()): Put[] {
   const bySk = new Map(items.map((i) => [String(i.eventId), i]));
@@ -186,17 +187,15 @@ export function planWrites(userId: string, w: EventWork, items: Item[], forget: 
       randomUUID(),
       Number(evRaw?.version ?? 0) + 1,
     );
-    // A put replaces the whole item: keep the version sequence and what it says of invitees.
+    // A put replaces the whole item: keep the version sequence.
     if (evRaw?.seq !== undefined) item.seq = evRaw.seq;
-    if (evRaw?.hasInvitees) item.hasInvitees = true;
     puts.push({ item, rev: evRaw ? String(evRaw.rev) : undefined, last: !!newMark, raw: evRaw, changes: [] });
   }
   if (puts.length === 0) return puts;
 
   // Which changes these puts make, and which put records each. The meeting "existed" when its
-  // event snapshot or any invitee item was there (hasInvitees: an invitee was written before any
-  // event snapshot).
-  const existed = !!evRaw?.event || uris.some((uri) => invRaw.get(uri) && !forget.has(uri)) || evRaw?.hasInvitees === true;
+  // event item (every write of a meeting writes or reserves on it) or one of these invitees was there.
+  const existed = !!evRaw || uris.some((uri) => invRaw.get(uri) && !forget.has(uri));
   const after: MeetingState = { ...s, invitees: pick(s.invitees, uris), noShows: pick(s.noShows, uris) };
   for (const p of puts) p.after = after;
   const seen = uris.filter((uri) => !forget.has(uri));
@@ -339,7 +338,6 @@ export async function applyEvent(
           evPut.rev = String(after.rev);
           evPut.raw = after;
           evPut.item.seq = after.seq;
-          evPut.item.hasInvitees = true;
         }
         waves = [invPuts, evPut ? [evPut] : []];
       }
