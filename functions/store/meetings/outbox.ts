@@ -52,7 +52,7 @@ export interface WrittenOutbox {
 
 export const outboxOf = (item: Item | undefined): OutboxEntry[] => (Array.isArray(item?.outbox) ? (item.outbox as OutboxEntry[]) : []);
 
-/** Sets (or drops) the outbox attributes of an item about to be put. */
+/** The item about to be put with these outbox entries (unchanged when there are none). */
 export function withOutbox(item: Item, entries: OutboxEntry[], pendingSince: string | undefined, nowIso: string): Item {
   if (entries.length === 0) return item;
   const since = pendingSince ?? `${nowIso}#${String(item.eventId)}`;
