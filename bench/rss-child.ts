@@ -11,18 +11,12 @@ import { createCalendlyClient } from '../functions/calendly/client.js';
 import { createSyncWorkerHandler } from '../functions/edge/sync-worker.js';
 import { realSleeper, systemClock } from '../functions/ports.js';
 import { createSecretBox } from '../functions/shared/crypto.js';
-import type { TableKey } from '../functions/store/tables.js';
 import { BOX_KEY, recordingQueue, sqsEvent, syncDepsOver } from './lib/harness.js';
+import type { SyncChildInput } from './sync-child.js';
 import { collectGarbage, memoryBreakdown, sampleMemory, type MemoryBreakdown } from './lib/measure.js';
 
-export interface RssChildInput {
-  endpoint: string;
-  tables: Record<TableKey, string>;
-  calendlyBaseUrl: string;
-  clientId: string;
-  clientSecret: string;
-  userId: string;
-}
+/** The sync child's input, one invocation with no deadline. */
+export type RssChildInput = Omit<SyncChildInput, 'lambdaTimeoutMs'>;
 
 export interface RssChildOutput {
   wallMs: number;
